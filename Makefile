@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` and `make test`. Both install what they need first
+# (scripts/setup.sh skips whatever is already in place), so both work on a fresh machine.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export DAGSTER_HOME := $(CURDIR)
+export DAYSTOSELL_STATE := $(CURDIR)/.state
+export DAYSTOSELL_DAGSTER_STORAGE := $(CURDIR)/.state/dagster
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export PYSPARK_PYTHON := $(CURDIR)/.venv/bin/python
+PY := .venv/bin/python
+
+.PHONY: help setup demo test lint ui
+
+help:
+	@echo "make demo   install everything, run the whole system on embedded defaults, print predictions"
+	@echo "make test   install everything, run every test"
+	@echo "make lint   ruff and mypy"
+	@echo "make ui     the Dagster UI on http://127.0.0.1:3000"
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@$(PY) scripts/demo.py
+
+test: setup
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	@.venv/bin/ruff check . && .venv/bin/mypy daystosell_assets daystosell_service
+
+ui: setup
+	@.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

@@ -1,0 +1,1 @@
+"""The daystosell Dagster code location: lake, features, model, bundle and release."""

@@ -1,0 +1,1 @@
+"""Assets by stage of the flow, each module with the checks that guard its assets."""

@@ -1,0 +1,96 @@
+"""The MLeap bundle: the fitted pipeline in MLeap's format, with golden rows beside it.
+
+A bundle is only recorded as materialised once the Python runtime and MLeap's own JVM runtime
+both reproduce Spark's prediction on every golden row, so the release sensor never sees one that
+would score differently in production.
+"""
+
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster_pyspark import PySparkResource
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
+
+from daystosell_assets.ml.pipeline import PREDICTION
+from daystosell_assets.mleap.golden import edge_cases, sample_inputs, spark_golden_rows
+from daystosell_assets.mleap.reference import score_with_mleap
+from daystosell_assets.mleap.writer import write_bundle
+from daystosell_assets.resources import LakeResource
+from daystosell_service.golden import GOLDEN_FILE, GoldenReport, compare, write_golden
+from daystosell_service.mleap import load_bundle
+
+BUNDLE_FILE = "bundle.zip"
+# Beside the bundle: what the service reports as its model version, and how the bundle was made.
+MODEL_FILE = "model.json"
+
+
+class BundleConfig(Config):
+    golden_rows: int = 1000
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return f"sha256:{h.hexdigest()}"
+
+
+@asset(group_name="model", kinds={"mleap"},
+       description="The fitted pipeline as an MLeap bundle (zip), with golden rows: inputs and Spark's "
+                   "prediction for each, checked against the Python and MLeap runtimes.")
+def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_model: PipelineModel,
+                 training_set: DataFrame, pyspark: PySparkResource, lake: LakeResource) -> MaterializeResult:
+    trained_at = datetime.now(UTC)
+    version = f"{trained_at:%Y%m%dT%H%M%SZ}-{context.run.run_id[:8]}"
+    folder = lake.layout.bundle(version)
+    folder.mkdir(parents=True, exist_ok=True)
+    bundle_path = folder / BUNDLE_FILE
+
+    written = write_bundle(fitted_model, training_set, bundle_path, name="daystosell",
+                           meta={"model_version": version, "trained_at": trained_at.isoformat(),
+                                 "spark_version": pyspark.spark_session.version})
+    context.log.info(f"wrote {bundle_path} ({bundle_path.stat().st_size} bytes; ops {written.ops})")
+
+    inputs = sample_inputs(training_set, config.golden_rows)
+    inputs += edge_cases(inputs[0])
+    golden = spark_golden_rows(pyspark.spark_session, fitted_model, inputs)
+    write_golden(folder / GOLDEN_FILE, golden)
+
+    runtime = load_bundle(bundle_path)
+    python_report = compare(golden, [r[PREDICTION] for r in runtime.transform(
+        [g.inputs for g in golden], select=[PREDICTION])])
+    mleap_report = compare(golden, score_with_mleap(bundle_path, [g.inputs for g in golden],
+                                                    runtime.input_schema))
+    for who, report in (("Python MLeap runtime", python_report), ("MLeap's JVM runtime", mleap_report)):
+        context.log.info(f"{who}: {report.summary()}")
+        if not report.passed:
+            raise Failure(f"{who} does not reproduce Spark's predictions: {report.summary()}",
+                          metadata=_report_metadata(report))
+
+    digest = file_digest(bundle_path)
+    manifest = {"model_version": version, "bundle_digest": digest, "trained_at": trained_at.isoformat(),
+                "ops": written.ops, "golden_rows": len(golden)}
+    (folder / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+    return MaterializeResult(metadata={
+        "model_version": version,
+        "bundle_digest": digest,
+        "bundle_dir": MetadataValue.path(str(folder)),
+        "bundle_path": MetadataValue.path(str(bundle_path)),
+        "bundle_bytes": bundle_path.stat().st_size,
+        "ops": MetadataValue.json(written.ops),
+        "golden_rows": len(golden),
+        "python_runtime_max_rel_error": python_report.max_rel_error,
+        "mleap_runtime_max_rel_error": mleap_report.max_rel_error,
+    })
+
+
+def _report_metadata(report: GoldenReport) -> dict[str, Any]:
+    return {"mismatches": len(report.mismatches), "max_rel_error": report.max_rel_error,
+            "first_mismatches": MetadataValue.json([m.__dict__ for m in report.mismatches[:20]])}

@@ -1,0 +1,183 @@
+"""The loaded model as the API sees it: the MLeap pipeline, its version and the digest of its bundle.
+
+Everything that can be wrong with a bundle is found here, at startup, so a service that became ready can
+score any advert that passed validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daystosell_service.api.schemas import Advert, model_feature_types
+from daystosell_service.golden import GoldenReport, compare, read_golden
+from daystosell_service.mleap import BundleError, MleapModel, TransformError, load_bundle
+
+PREDICTION_COLUMN = "prediction"
+SIDECAR_NAME = "model.json"
+_CHUNK = 1 << 20
+
+
+class StartupError(RuntimeError):
+    """The bundle cannot be served: the message says why, for the operator who started the service."""
+
+
+class ScoringError(RuntimeError):
+    """The model produced something that is not a usable prediction: a fault of the bundle, not the caller."""
+
+
+class UnscorableAdvertError(ValueError):
+    """An advert passed validation but the model refuses it, e.g. a category it was told to reject or skip."""
+
+
+@dataclass(frozen=True)
+class Scorer:
+    model: MleapModel
+    model_version: str
+    bundle_digest: str
+    # Model input column -> MLeap type, in the bundle's order.
+    input_schema: dict[str, str]
+
+    @classmethod
+    def load(cls, bundle_path: Path) -> Scorer:
+        if not bundle_path.exists():
+            raise StartupError(f"MLeap bundle not found: {bundle_path}")
+        digest = bundle_digest(bundle_path)
+        try:
+            model = load_bundle(bundle_path)
+        except BundleError as exc:
+            raise StartupError(f"cannot load MLeap bundle {bundle_path}: {exc}") from exc
+        input_schema = dict(model.input_schema)
+        check_input_schema(input_schema)
+        if PREDICTION_COLUMN not in model.output_columns:
+            raise StartupError(
+                f"MLeap bundle {bundle_path} has no {PREDICTION_COLUMN!r} output column "
+                f"(it outputs {list(model.output_columns)})"
+            )
+        version = read_sidecar_version(bundle_path) or str(model.info.uid)
+        return cls(model=model, model_version=version, bundle_digest=digest, input_schema=input_schema)
+
+    def predict(self, adverts: Sequence[Advert]) -> list[float]:
+        return self.predict_rows(self.model_row(advert) for advert in adverts)
+
+    def model_row(self, advert: Advert) -> dict[str, Any]:
+        # Only the columns the pipeline reads, numbers as floats: the bundle declares them as doubles.
+        return {
+            column: float(getattr(advert, column)) if kind == "double" else getattr(advert, column)
+            for column, kind in self.input_schema.items()
+        }
+
+    def predict_rows(self, rows: Iterable[dict[str, Any]]) -> list[float]:
+        batch = list(rows)
+        try:
+            scored = self.model.transform(batch, select=[PREDICTION_COLUMN])
+        except TransformError as exc:
+            raise UnscorableAdvertError(str(exc)) from exc
+        if len(scored) != len(batch):
+            # The runtime drops only the rows a stage with handle_invalid="skip" cannot score.
+            raise UnscorableAdvertError(
+                f"the model skipped {len(batch) - len(scored)} of {len(batch)} adverts as invalid"
+            )
+        predictions = [float(row[PREDICTION_COLUMN]) for row in scored]
+        # JSON has no NaN or infinity: msgspec would send null where the contract promises a number.
+        bad = [i for i, p in enumerate(predictions) if not math.isfinite(p)]
+        if bad:
+            raise ScoringError(f"the model predicted NaN or infinity for rows {bad[:10]} of {len(batch)}")
+        return predictions
+
+    def check_golden(self, golden_path: Path) -> GoldenReport:
+        """Score the golden rows written with the bundle and fail unless every prediction matches Spark's."""
+        try:
+            rows = read_golden(golden_path)
+        except (OSError, ValueError) as exc:
+            raise StartupError(f"cannot read golden rows: {exc}") from exc
+        if not rows:
+            raise StartupError(f"{golden_path} holds no golden rows")
+        missing = sorted({c for row in rows for c in self.input_schema if c not in row.inputs})
+        if missing:
+            raise StartupError(f"golden rows in {golden_path} lack the model inputs {missing}")
+        try:
+            inputs = [
+                {
+                    c: float(row.inputs[c]) if kind == "double" else row.inputs[c]
+                    for c, kind in self.input_schema.items()
+                }
+                for row in rows
+            ]
+            report = compare(rows, self.predict_rows(inputs))
+        except (ScoringError, UnscorableAdvertError, ValueError, TypeError) as exc:
+            raise StartupError(f"cannot score the golden rows in {golden_path}: {exc}") from exc
+        if not report.passed:
+            raise StartupError(
+                f"the bundle does not reproduce the golden rows in {golden_path}: {report.summary()}"
+            )
+        return report
+
+
+def check_input_schema(input_schema: dict[str, str]) -> None:
+    """Fail unless every column the pipeline reads is an Advert field of a matching type."""
+    features = model_feature_types()
+    problems = []
+    for column, kind in input_schema.items():
+        if column not in features:
+            problems.append(f"{column!r} ({kind}) is not a field of an advert")
+        elif features[column] != kind:
+            problems.append(f"{column!r} is a {kind} in the bundle but the advert gives a {features[column]}")
+    if problems:
+        raise StartupError(
+            "the MLeap bundle's inputs do not match the adverts the API accepts: "
+            + "; ".join(problems)
+            + f". Advert fields: {sorted(features)}"
+        )
+
+
+def bundle_digest(path: Path) -> str:
+    """sha256 of a zip bundle's bytes, or of a directory bundle's files in sorted path order.
+
+    For a directory each file contributes its relative path, a NUL, its size and its bytes, so that moving
+    bytes from one file to another, or renaming a file, changes the digest.
+    """
+    digest = hashlib.sha256()
+    if path.is_dir():
+        files = sorted(
+            (p for p in path.rglob("*") if p.is_file()), key=lambda p: p.relative_to(path).as_posix()
+        )
+        for file in files:
+            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
+            digest.update(file.stat().st_size.to_bytes(8, "big"))
+            for chunk in _chunks(file):
+                digest.update(chunk)
+    else:
+        for chunk in _chunks(path):
+            digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"
+
+
+def _chunks(path: Path) -> Iterator[bytes]:
+    # Bundles can be hundreds of megabytes: never hold one in memory just to hash it.
+    with path.open("rb") as f:
+        while chunk := f.read(_CHUNK):
+            yield chunk
+
+
+def read_sidecar_version(bundle_path: Path) -> str | None:
+    """The model version from the ``model.json`` beside the bundle, or None when there is no such file.
+
+    A sidecar that exists but cannot be read is an error, not a reason to report another version.
+    """
+    sidecar = bundle_path.parent / SIDECAR_NAME
+    if not sidecar.is_file():
+        return None
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StartupError(f"cannot read {sidecar}: {exc}") from exc
+    version = meta.get("model_version") if isinstance(meta, dict) else None
+    if not isinstance(version, str) or not version:
+        raise StartupError(f"{sidecar} has no non-empty string 'model_version'")
+    return version

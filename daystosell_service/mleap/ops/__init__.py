@@ -1,0 +1,42 @@
+"""The ops this runtime implements, one module each; importing the package registers them all.
+
+To add an op (e.g. a classifier): write a module with a ``Stage`` subclass decorated with
+``@register("op_name")`` and import it below.
+"""
+
+from __future__ import annotations
+
+from . import (
+    bucketizer,
+    linear_regression,
+    math_binary,
+    math_unary,
+    one_hot_encoder,
+    string_indexer,
+    string_map,
+    tree_regression,
+    vector_assembler,
+)
+from .base import ColumnInfo, Compiled, Input, Output, Stage, Step
+from .registry import load_stage, register, supported_ops
+
+__all__ = [
+    "ColumnInfo",
+    "Compiled",
+    "Input",
+    "Output",
+    "Stage",
+    "Step",
+    "bucketizer",
+    "linear_regression",
+    "load_stage",
+    "math_binary",
+    "math_unary",
+    "one_hot_encoder",
+    "register",
+    "string_indexer",
+    "string_map",
+    "supported_ops",
+    "tree_regression",
+    "vector_assembler",
+]

@@ -1,0 +1,142 @@
+"""Tree regressors: ``decision_tree_regression``, ``random_forest_regression``, ``gbt_regression``.
+
+Mirrors mleap-core: a tree predicts its leaf's first value; a random forest the plain mean of its trees
+(``sum / numTrees``, summed in tree order; tree weights are ignored, as in MLeap and Spark); a GBT
+``dot(tree predictions, tree_weights)`` with Spark's BLAS summation order. An ensemble's trees live in
+sub-folders named by its ``trees`` attribute, each a ``decision_tree_regression`` model.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+from .. import blas
+from ..bundle import Node, Tree
+from .base import DOUBLE, Compiled, Infos, Slots, Stage, single_io
+from .registry import register
+from .trees import FlatTrees, flatten
+
+TREE_OP = "decision_tree_regression"
+
+
+class _TreeStage(Stage):
+    """Shared by the three: ``features`` -> ``prediction`` through flattened trees."""
+
+    flat: FlatTrees
+
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.inputs, self.outputs = single_io(node, "vector", "features", "prediction")
+        self.num_features = node.attributes.long("num_features", -1)
+
+    def _set_trees(self, trees: list[Tree]) -> None:
+        self.flat = flatten(trees)
+        if 0 < self.num_features <= self.flat.max_feature:
+            raise self.error(f"a split reads feature {self.flat.max_feature} but num_features is "
+                             f"{self.num_features}")
+
+    def combine(self) -> Callable[[list[int]], float]:
+        """The prediction from the leaf each tree reached (leaf indices, in tree order)."""
+        raise NotImplementedError
+
+    def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
+        flat = self.flat
+        size = infos[0].size
+        if size is not None and flat.max_feature >= size:
+            raise self.error(f"a split reads feature {flat.max_feature} but column "
+                             f"{self.inputs[0].column!r} has {size} features")
+        need = flat.max_feature + 1
+        nodes, roots = flat.nodes, flat.roots
+        combine = self.combine()
+        slot, out = slots[0], out_slots[0]
+
+        def step(vals: list[Any]) -> None:
+            x = vals[slot]
+            if len(x) < need:
+                raise self.row_error(f"{len(x)} features, but the trees read feature {need - 1}")
+            leaves = []
+            for i in roots:
+                while i >= 0:
+                    f, test, left, right, categorical = nodes[i]
+                    if categorical:  # noqa: SIM108  (one comparison per branch is the fast form)
+                        i = left if x[f] in test else right  # type: ignore[operator]
+                    else:
+                        i = left if x[f] <= test else right
+                leaves.append(~i)
+            vals[out] = combine(leaves)
+
+        return Compiled(step, [DOUBLE])
+
+
+@register("decision_tree_regression")
+class DecisionTreeRegression(_TreeStage):
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        if node.tree is None:
+            raise self.error(f"{node.path}/tree.json is missing")
+        self._set_trees([node.tree])
+
+    def combine(self) -> Callable[[list[int]], float]:
+        values = self.flat.leaf_values
+        return lambda leaves: values[leaves[0]]
+
+
+class _Ensemble(_TreeStage):
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        if not node.trees:
+            raise node.attributes.error("trees", "the ensemble has no trees")
+        trees: list[Tree] = []
+        for model in node.trees:
+            if model.op != TREE_OP:
+                raise self.error(f"{model.path}/model.json: expected op {TREE_OP!r}, found {model.op!r}")
+            if model.tree is None:
+                raise self.error(f"{model.path}/tree.json is missing")
+            trees.append(model.tree)
+        self._set_trees(trees)
+
+
+@register("random_forest_regression")
+class RandomForestRegression(_Ensemble):
+    def combine(self) -> Callable[[list[int]], float]:
+        count = len(self.flat.roots)
+        values = self.flat.leaf_values
+
+        def mean(leaves: list[int]) -> float:
+            total = 0.0  # Scala's Seq.sum: a left fold from 0.0, in tree order
+            for j in leaves:
+                total += values[j]
+            return total / count
+
+        return mean
+
+
+@register("gbt_regression")
+class GBTRegression(_Ensemble):
+    def __init__(self, node: Node) -> None:
+        super().__init__(node)
+        self.weights = node.attributes.double_list("tree_weights")
+        if len(self.weights) != len(self.flat.roots):
+            raise node.attributes.error("tree_weights", f"{len(self.weights)} weights for "
+                                                         f"{len(self.flat.roots)} trees")
+
+    def combine(self) -> Callable[[list[int]], float]:
+        # BLAS.dot(predictions, weights) multiplies each leaf value by its tree's weight: with finitely
+        # many leaves, every product is computed exactly once here, as hi + lo.
+        hi: list[float] = []
+        lo: list[float] = []
+        for value, tree in zip(self.flat.leaf_values, self.flat.leaf_tree, strict=True):
+            weight = self.weights[tree]
+            product = value * weight
+            hi.append(product)
+            exact = math.isfinite(value) and math.isfinite(weight) and math.isfinite(product)
+            lo.append(float(Fraction(value) * Fraction(weight) - Fraction(product)) if exact else 0.0)
+        fused_sum = blas.fused_sum
+
+        def dot(leaves: list[int]) -> float:
+            return fused_sum(hi, lo, leaves)
+
+        return dot

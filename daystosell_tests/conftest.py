@@ -1,0 +1,73 @@
+"""Fixtures shared across the suite: a seeded lake and one full materialisation of the asset graph."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Spark binds to the machine's hostname otherwise; its Python workers must use this interpreter.
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
+# Small but real: enough sold adverts for a GBT and 1,000 golden rows, quick enough for CI.
+TEST_ADVERTS = 4_000
+TRAINING_RUN_CONFIG: dict[str, Any] = {
+    "ops": {"fitted_model": {"config": {"max_iter": 12, "max_depth": 4}}},
+}
+
+
+@dataclass(frozen=True)
+class GraphRun:
+    lake_root: Path
+    instance: Any  # DagsterInstance
+    result: Any  # ExecuteInProcessResult
+    bundle_dir: Path
+    bundle_path: Path
+    metadata: dict[str, Any]
+
+
+def seed_lake(root: Path, adverts: int = TEST_ADVERTS, seed: int = 5) -> Path:
+    from daystosell_assets.lake.layout import LakeLayout
+    from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
+
+    write_raw_lake(LakeLayout(root), MarketSpec(adverts=adverts, seed=seed))
+    return root
+
+
+def materialize_graph(lake_root: Path, instance: Any) -> Any:
+    """Materialises every asset and check of the code location against ``lake_root``."""
+    from dagster import materialize
+
+    from daystosell_assets.definitions import defs
+    from daystosell_assets.resources import local_resources
+
+    return materialize([*(defs.assets or []), *(defs.asset_checks or [])],
+                       resources=local_resources(str(lake_root)), instance=instance,
+                       run_config=TRAINING_RUN_CONFIG, raise_on_error=False)
+
+
+@pytest.fixture(scope="session")
+def dagster_instance() -> Iterator[Any]:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.ephemeral() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="session")
+def graph_run(tmp_path_factory: pytest.TempPathFactory, dagster_instance: Any) -> GraphRun:
+    """The whole asset graph, materialised once for the session on a seeded lake."""
+    lake_root = seed_lake(tmp_path_factory.mktemp("lake"))
+    result = materialize_graph(lake_root, dagster_instance)
+    assert result.success, "materialising the asset graph failed: see the Dagster log above"
+    [materialization] = result.asset_materializations_for_node("mleap_bundle")
+    metadata = {k: v.value for k, v in materialization.metadata.items()}
+    return GraphRun(lake_root=lake_root, instance=dagster_instance, result=result,
+                    bundle_dir=Path(metadata["bundle_dir"]), bundle_path=Path(metadata["bundle_path"]),
+                    metadata=metadata)

@@ -1,0 +1,124 @@
+"""The whole lifecycle on real parts: seeded lake -> Dagster assets -> Spark model -> MLeap bundle ->
+Python runtime and MLeap's JVM runtime -> HTTP service -> bundle sensor -> image built, run and
+matched against Spark's golden predictions."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from dagster import DagsterInstance, build_sensor_context
+
+from daystosell_assets.definitions import defs
+from daystosell_assets.defs.release import mleap_bundle_sensor
+from daystosell_assets.mleap.reference import score_with_mleap
+from daystosell_service.golden import GOLDEN_FILE, compare, read_golden
+from daystosell_service.mleap import load_bundle
+from daystosell_tests.conftest import GraphRun
+
+pytestmark = pytest.mark.spark
+
+ASSETS = ("adverts", "taxonomy", "valuations", "geography", "training_set", "fitted_model", "mleap_bundle")
+
+
+def test_every_asset_materialises_and_every_check_passes(graph_run: GraphRun) -> None:
+    materialized = {e.asset_key.to_user_string() for e in graph_run.result.get_asset_materialization_events()
+                    for e in [e.event_specific_data.materialization]}
+    assert materialized == set(ASSETS)
+    checks = graph_run.result.get_asset_check_evaluations()
+    assert {c.check_name for c in checks} == {f"{a}_schema" for a in ASSETS[:5]}
+    assert all(c.passed for c in checks)
+    assert graph_run.metadata["golden_rows"] >= 1000
+    assert graph_run.metadata["bundle_digest"].startswith("sha256:")
+
+
+def test_python_runtime_reproduces_spark_on_every_golden_row(graph_run: GraphRun) -> None:
+    golden = read_golden(graph_run.bundle_dir / GOLDEN_FILE)
+    model = load_bundle(graph_run.bundle_path)
+    scored = model.transform([g.inputs for g in golden])
+    report = compare(golden, [row["prediction"] for row in scored])
+    assert report.passed, report.summary()
+    assert report.max_rel_error <= 1e-9
+    # Unseen makes, models and areas are among them, and still get a prediction.
+    assert any(g.inputs["make"] == "Trabant" for g in golden)
+
+
+def test_mleaps_own_runtime_reproduces_spark_on_every_golden_row(graph_run: GraphRun) -> None:
+    golden = read_golden(graph_run.bundle_dir / GOLDEN_FILE)
+    schema = load_bundle(graph_run.bundle_path).input_schema
+    report = compare(golden, score_with_mleap(graph_run.bundle_path, [g.inputs for g in golden], schema))
+    assert report.passed, report.summary()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def service_url(graph_run: GraphRun) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "daystosell_service", "--bundle", str(graph_run.bundle_path),
+                             "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "the service exited before it was ready"
+            time.sleep(0.2)
+        else:
+            pytest.fail("the service did not become ready within 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_service_answers_golden_rows_over_http_with_sparks_predictions(graph_run: GraphRun,
+                                                                       service_url: str) -> None:
+    golden = read_golden(graph_run.bundle_dir / GOLDEN_FILE)
+    predictions: list[float] = []
+    for start in range(0, len(golden), 250):
+        batch = golden[start:start + 250]
+        response = httpx.post(f"{service_url}/v1/predictions", json={"adverts": [g.inputs for g in batch]},
+                              timeout=30)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["model_version"] == graph_run.metadata["model_version"]
+        assert body["bundle_digest"] == graph_run.metadata["bundle_digest"]
+        predictions += [p["days_to_sell"] for p in body["predictions"]]
+    report = compare(golden, predictions)
+    assert report.passed, report.summary()
+
+
+@pytest.mark.container
+def test_sensor_requests_one_release_per_bundle_and_the_release_tests_the_image(graph_run: GraphRun) -> None:
+    instance: DagsterInstance = graph_run.instance
+    context = build_sensor_context(instance=instance)
+    [request] = mleap_bundle_sensor.evaluate_tick(context).run_requests
+    assert request.run_key == graph_run.metadata["bundle_digest"]
+    # Evaluated again from where the first tick left off: the same materialisation asks for nothing.
+    again = mleap_bundle_sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=context.cursor))
+    assert again.run_requests == []
+
+    release = defs.get_job_def("release_bundle")
+    result = release.execute_in_process(instance=instance, run_config=request.run_config, tags=request.tags)
+    assert result.success
+    image = result.output_for_node("golden_test_image")
+    assert image == f"localhost/daystosell/service:{graph_run.metadata['model_version']}"
+    outputs = {e.step_key: e.step_output_data.metadata for e in result.all_node_events
+               if e.event_type_value == "STEP_OUTPUT"}
+    assert outputs["build_service_image"]["size_mb"].value > 0
+    assert outputs["golden_test_image"]["golden_rows"].value == graph_run.metadata["golden_rows"]
+    assert outputs["golden_test_image"]["mismatches"].value == 0

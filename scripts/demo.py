@@ -1,0 +1,120 @@
+"""`make demo`: the whole system on embedded defaults.
+
+Seeds a sample lake, materialises every asset headless into the local Dagster instance, serves the
+new bundle over HTTP and compares its answers with Spark's, then lets the bundle sensor do what
+the daemon would: build the scoring image, run it and test it against the golden rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from dagster import AssetKey, DagsterInstance, build_sensor_context
+
+from daystosell_assets.definitions import defs
+from daystosell_assets.defs.release import mleap_bundle_sensor
+from daystosell_assets.lake.layout import LakeLayout
+from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
+from daystosell_assets.resources import DEFAULT_LAKE_ROOT
+from daystosell_service.golden import GOLDEN_FILE, read_golden, relative_error
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def say(message: str) -> None:
+    print(f"\033[1m==> {message}\033[0m", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def materialise_everything() -> None:
+    say("materialising every asset (Spark local mode; checks run as they go)")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "dagster", "asset", "materialize", "--select", "*",
+                    "-m", "daystosell_assets.definitions"], check=True, cwd=ROOT)
+    say(f"asset graph materialised in {time.monotonic() - started:.0f} s")
+
+
+def serve_and_compare(bundle_dir: Path, version: str, n: int = 6) -> None:
+    golden = read_golden(bundle_dir / GOLDEN_FILE)
+    # The last golden rows are the edge cases (unseen make, model, area...): show some of each kind.
+    sample = golden[:n // 2] + golden[-(n - n // 2):]
+    port = free_port()
+    say(f"starting the scoring service on 127.0.0.1:{port}")
+    proc = subprocess.Popen([sys.executable, "-m", "daystosell_service", "--bundle",
+                             str(bundle_dir / "bundle.zip"), "--port", str(port)], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("the scoring service did not become ready; see its log above")
+            time.sleep(0.2)
+        response = httpx.post(f"{url}/v1/predictions", json={"adverts": [g.inputs for g in sample]}, timeout=10)
+        response.raise_for_status()
+        body = response.json()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    say(f"model {body['model_version']}  bundle {body['bundle_digest'][:19]}")
+    print(f"{'make':<14}{'model':<18}{'fuel':<15}{'area':<5}{'age':>4}{'price/val':>10}"
+          f"{'service':>10}{'spark':>10}{'rel.err':>10}")
+    for g, p in zip(sample, body["predictions"], strict=True):
+        i, days = g.inputs, p["days_to_sell"]
+        print(f"{i['make']:<14}{i['model']:<18}{i['fuel']:<15}{i['postcode_area']:<5}"
+              f"{i['listing_year'] - i['registration_year']:>4.0f}{i['asking_price'] / i['valuation']:>10.2f}"
+              f"{days:>10.2f}{g.prediction:>10.2f}{relative_error(g.prediction, days):>10.1e}")
+    assert version == body["model_version"]
+
+
+def release(instance: DagsterInstance) -> None:
+    say("evaluating the bundle sensor, as the Dagster daemon would")
+    request = next(iter(mleap_bundle_sensor.evaluate_tick(build_sensor_context(instance=instance)).run_requests))
+    say(f"release run requested (run key {request.run_key[:19]}): build image, run it, golden test")
+    result = defs.get_job_def("release_bundle").execute_in_process(
+        instance=instance, run_config=request.run_config, tags=request.tags)
+    if not result.success:
+        raise SystemExit("the release run failed: see its log above")
+    say(f"image {result.output_for_node('golden_test_image')} built and matched every golden row")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--adverts", type=int, default=MarketSpec.adverts)
+    parser.add_argument("--no-release", action="store_true", help="stop before building the image")
+    args = parser.parse_args()
+
+    lake_root = Path(os.environ.get("DAYSTOSELL_LAKE_ROOT", DEFAULT_LAKE_ROOT))
+    say(f"seeding a sample lake of {args.adverts:,} adverts in {lake_root}")
+    counts = write_raw_lake(LakeLayout(lake_root), MarketSpec(adverts=args.adverts))
+    print("   " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+
+    materialise_everything()
+    instance = DagsterInstance.get()
+    event = instance.get_latest_materialization_event(AssetKey("mleap_bundle"))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    serve_and_compare(Path(str(metadata["bundle_dir"].value)), str(metadata["model_version"].value))
+    if not args.no_release:
+        release(instance)
+    say("done")
+
+
+if __name__ == "__main__":
+    main()

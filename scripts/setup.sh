@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Installs everything daystosell needs on a fresh Debian machine, and nothing twice:
+# Debian packages, the Python environment, MLeap's JVM runtime from Maven Central, and the
+# container base image. Each step records a stamp of its inputs and is skipped when they are unchanged.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+STATE="$ROOT/.state"
+STAMPS="$STATE/stamps"
+mkdir -p "$STAMPS"
+
+log() { printf '\033[1m[setup %(%H:%M:%S)T]\033[0m %s\n' -1 "$*"; }
+stamp_ok() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+stamp_set() { printf '%s' "$2" > "$STAMPS/$1"; }
+digest() { cat "$@" | sha256sum | cut -c1-16; }
+
+APT_PACKAGES=(
+  openjdk-17-jdk-headless maven curl ca-certificates
+  buildah podman skopeo runc docker-registry debootstrap uidmap
+)
+
+install_debian_packages() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -eq 0 ]; then
+    log "Debian packages: all present"
+    return
+  fi
+  log "Debian packages: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+}
+
+install_python_env() {
+  local key
+  key=$(digest pyproject.toml)
+  if [ -x .venv/bin/python ] && stamp_ok python "$key"; then
+    log "Python environment: up to date (.venv)"
+    return
+  fi
+  log "Python environment: creating .venv (pyspark builds a wheel on first install, ~2 min)"
+  python3.11 -m venv .venv 2>/dev/null || python3 -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[pipeline,dev]"
+  stamp_set python "$key"
+}
+
+install_mleap_jvm() {
+  local pom=daystosell_assets/mleap/jvm/pom.xml key
+  key=$(digest "$pom" daystosell_assets/mleap/jvm/*.java)
+  if stamp_ok mleap-jvm "$key" && [ -f "$STATE/jvm/classes/MleapScore.class" ]; then
+    log "MLeap JVM runtime: up to date (.state/jvm)"
+    return
+  fi
+  log "MLeap JVM runtime: resolving jars from Maven Central"
+  rm -rf "$STATE/jvm"
+  mkdir -p "$STATE/jvm/lib" "$STATE/jvm/classes"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$STATE/jvm/lib" -DincludeScope=runtime
+  log "MLeap JVM runtime: compiling the scoring harness"
+  javac -d "$STATE/jvm/classes" -cp "$STATE/jvm/lib/*" daystosell_assets/mleap/jvm/*.java
+  stamp_set mleap-jvm "$key"
+}
+
+install_base_image() {
+  if [ "${DAYSTOSELL_SKIP_IMAGES:-0}" = "1" ]; then
+    log "Container base image: skipped (DAYSTOSELL_SKIP_IMAGES=1)"
+    return
+  fi
+  bash deploy/containers/base-image.sh
+}
+
+install_debian_packages
+install_python_env
+install_mleap_jvm
+install_base_image
+log "ready"
