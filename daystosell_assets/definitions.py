@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, in_process_executor, load_assets_from_modules
+from dagster import Definitions, FilesystemIOManager, in_process_executor, load_assets_from_modules
 
 from daystosell_assets.defs import bundle, features, model, release, sources
 from daystosell_assets.resources import local_resources
@@ -12,7 +12,8 @@ defs = Definitions(
     asset_checks=[*sources.source_checks, features.training_set_check],
     jobs=[release.release_bundle],
     sensors=[release.mleap_bundle_sensor],
-    resources={**local_resources(), "image_builder": release.ImageBuilderResource()},
+    resources={**local_resources(), "image_builder": release.ImageBuilderResource(),
+               release.RELEASE_IO_MANAGER: FilesystemIOManager()},
     # Every step shares one Spark session: a process per step would start a JVM per step (~9 s each).
     executor=in_process_executor,
 )

@@ -35,6 +35,10 @@ from daystosell_assets.resources import PROJECT_ROOT
 from daystosell_service.golden import GOLDEN_FILE, read_golden
 
 
+# Release steps pass image names, not Spark data: they keep them in the instance's own storage.
+RELEASE_IO_MANAGER = "release_io_manager"
+
+
 class ImageBuilderResource(ConfigurableResource):
     """Where service images come from and what they are called."""
 
@@ -59,7 +63,7 @@ def source_commit() -> str:
     return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
-@op(out=Out(str), tags={"kind": "docker"})
+@op(out=Out(str, io_manager_key=RELEASE_IO_MANAGER), tags={"kind": "docker"})
 def build_service_image(context: OpExecutionContext, config: ReleaseConfig,
                         image_builder: ImageBuilderResource) -> Output[str]:
     """Builds the scoring-service image with the bundle and its golden rows as the last layer."""
@@ -76,7 +80,7 @@ def build_service_image(context: OpExecutionContext, config: ReleaseConfig,
     })
 
 
-@op(tags={"kind": "docker"})
+@op(out=Out(str, io_manager_key=RELEASE_IO_MANAGER), tags={"kind": "docker"})
 def golden_test_image(context: OpExecutionContext, config: ReleaseConfig, image: str) -> Output[str]:
     """Runs the image and sends it every golden row: each prediction must be Spark's."""
     golden = read_golden(Path(config.bundle_dir) / GOLDEN_FILE)

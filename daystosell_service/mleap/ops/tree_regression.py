@@ -2,8 +2,9 @@
 
 Mirrors mleap-core: a tree predicts its leaf's first value; a random forest the plain mean of its trees
 (``sum / numTrees``, summed in tree order; tree weights are ignored, as in MLeap and Spark); a GBT
-``dot(tree predictions, tree_weights)`` with Spark's BLAS summation order. An ensemble's trees live in
-sub-folders named by its ``trees`` attribute, each a ``decision_tree_regression`` model.
+``BLAS.dot(tree predictions, tree_weights)``, rounded as MLeap's BLAS does (see ``blas``), from each
+leaf's value x weight product computed exactly at load. An ensemble's trees live in sub-folders named
+by its ``trees`` attribute, each a ``decision_tree_regression`` model.
 """
 
 from __future__ import annotations
