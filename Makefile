@@ -4,7 +4,6 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 export DAGSTER_HOME := $(CURDIR)
-export DAYSTOSELL_STATE := $(CURDIR)/.state
 export DAYSTOSELL_DAGSTER_STORAGE := $(CURDIR)/.state/dagster
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON := $(CURDIR)/.venv/bin/python
@@ -14,7 +13,7 @@ PY := .venv/bin/python
 
 help:
 	@echo "make demo   install everything, run the whole system on embedded defaults, print predictions"
-	@echo "make test   install everything, run every test"
+	@echo "make test   install everything, lint and type-check, run every test"
 	@echo "make lint   ruff and mypy"
 	@echo "make ui     the Dagster UI on http://127.0.0.1:3000"
 
@@ -24,11 +23,11 @@ setup:
 demo: setup
 	@$(PY) scripts/demo.py
 
-test: setup
+test: lint
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: setup
-	@.venv/bin/ruff check . && .venv/bin/mypy daystosell_assets daystosell_service
+	@.venv/bin/ruff check . && .venv/bin/mypy daystosell_assets daystosell_service scripts benchmarks
 
 ui: setup
 	@.venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000

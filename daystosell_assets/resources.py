@@ -35,6 +35,7 @@ def spark_config(master: str = "local[*]", driver_memory: str = "4g",
         "spark.master": master,
         "spark.driver.memory": driver_memory,
         "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "8",
         "spark.sql.session.timeZone": "UTC",
     }

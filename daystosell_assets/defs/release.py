@@ -34,7 +34,6 @@ from daystosell_assets.release.images import default_base_image
 from daystosell_assets.resources import PROJECT_ROOT
 from daystosell_service.golden import GOLDEN_FILE, read_golden
 
-
 # Release steps pass image names, not Spark data: they keep them in the instance's own storage.
 RELEASE_IO_MANAGER = "release_io_manager"
 
