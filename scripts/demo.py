@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,18 +23,13 @@ from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
 from daystosell_assets.resources import DEFAULT_LAKE_ROOT
 from daystosell_service.golden import GOLDEN_FILE, read_golden, relative_error
+from daystosell_service.launcher import running_service
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def say(message: str) -> None:
     print(f"\033[1m==> {message}\033[0m", flush=True)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def materialise_everything() -> None:
@@ -51,28 +45,13 @@ def serve_and_compare(bundle_dir: Path, version: str) -> None:
     # Ordinary adverts, then two the model never saw: an unknown make and an unknown postcode area.
     unseen = [g for g in golden if g.inputs["make"] == "Trabant" or g.inputs["postcode_area"] == "ZZ"]
     sample = golden[:5] + unseen[:2]
-    port = free_port()
-    say(f"starting the scoring service on 127.0.0.1:{port}")
-    proc = subprocess.Popen([sys.executable, "-m", "daystosell_service", "--bundle",
-                             str(bundle_dir / "bundle.zip"), "--port", str(port)], cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the scoring service did not become ready; see its log above")
-            time.sleep(0.2)
-        response = httpx.post(f"{url}/v1/predictions", json={"adverts": [g.inputs for g in sample]}, timeout=10)
+    say("starting the scoring service")
+    with running_service(bundle_dir / "bundle.zip") as service:
+        say(f"ready at {service.url}")
+        response = httpx.post(f"{service.url}/v1/predictions", json={"adverts": [g.inputs for g in sample]},
+                              timeout=10)
         response.raise_for_status()
         body = response.json()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
     say(f"model {body['model_version']}  bundle {body['bundle_digest'][:19]}")
     print(f"{'make':<14}{'model':<18}{'fuel':<15}{'area':<5}{'age':>4}{'price/val':>10}"
           f"{'service':>10}{'spark':>10}{'rel.err':>10}")

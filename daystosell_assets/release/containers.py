@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -13,18 +12,11 @@ import httpx
 
 from daystosell_assets.release.errors import ContainerStartError, ToolFailedError
 from daystosell_assets.release.tools import ContainerTools, LineLog
+from daystosell_service.launcher import free_port
 
 log = logging.getLogger(__name__)
 
 READY_PATH = "/health/ready"
-
-
-def free_port() -> int:
-    # The container shares the host's network (see ContainerTools.network), so the port must be
-    # free on the host; the kernel picks one.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @contextmanager
@@ -34,6 +26,7 @@ def run_container(image: str, port: int | None = None, *, tools: ContainerTools 
     """Starts ``image`` detached, waits until ``GET /health/ready`` answers 200 and yields the base
     URL (``http://127.0.0.1:PORT``). The container is removed on exit, whatever happened."""
     tools = tools or ContainerTools.from_env()
+    # The container shares the host's network (see ContainerTools.network): the port must be free there.
     port = port or free_port()
     name = f"daystosell-{uuid.uuid4().hex[:12]}"
     variables = {"PORT": str(port), **(env or {})}

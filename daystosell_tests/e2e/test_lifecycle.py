@@ -4,10 +4,6 @@ matched against Spark's golden predictions."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -18,6 +14,7 @@ from daystosell_assets.definitions import defs
 from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.mleap.reference import score_with_mleap
 from daystosell_service.golden import GOLDEN_FILE, compare, read_golden
+from daystosell_service.launcher import running_service
 from daystosell_service.mleap import load_bundle
 from daystosell_tests.conftest import GraphRun
 
@@ -55,34 +52,10 @@ def test_mleaps_own_runtime_reproduces_spark_on_every_golden_row(graph_run: Grap
     assert report.passed, report.summary()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def service_url(graph_run: GraphRun) -> Iterator[str]:
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "daystosell_service", "--bundle", str(graph_run.bundle_path),
-                             "--port", str(port)])
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "the service exited before it was ready"
-            time.sleep(0.2)
-        else:
-            pytest.fail("the service did not become ready within 60 s")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with running_service(graph_run.bundle_path) as service:
+        yield service.url
 
 
 def test_service_answers_golden_rows_over_http_with_sparks_predictions(graph_run: GraphRun,

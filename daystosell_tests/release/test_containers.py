@@ -24,8 +24,8 @@ from daystosell_assets.release import (
     remove_image,
     run_container,
 )
-from daystosell_assets.release.containers import free_port
 from daystosell_service.golden import GOLDEN_FILE, read_golden
+from daystosell_service.launcher import free_port
 from daystosell_tests.service.support import MODEL_VERSION
 
 from .conftest import perturbed, with_model

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from daystosell_service.launcher import free_port, start_service
+
 from .support import MODEL_VERSION, advert, expected_prediction
 
 STARTUP_SECONDS = 30
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def log_lines(path: Path) -> list[dict[str, object]]:
@@ -33,23 +26,7 @@ def log_lines(path: Path) -> list[dict[str, object]]:
 
 def start(bundle: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        # stderr to a file, not a pipe nobody reads, which would stall the server once full.
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daystosell_service",
-                "--bundle",
-                str(bundle),
-                "--port",
-                str(port),
-                "--host",
-                "127.0.0.1",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        return start_service(bundle, port=port, log=out)
 
 
 @pytest.fixture
