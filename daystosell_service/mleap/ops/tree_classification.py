@@ -16,6 +16,7 @@ prediction and thresholds).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from fractions import Fraction
@@ -36,7 +37,7 @@ from .classification import (
     threshold_argmax,
 )
 from .registry import register
-from .trees import FlatTrees, flatten
+from .trees import FlatTrees, compile_leaves, flatten, walk
 
 Vector = list[float]
 
@@ -105,7 +106,8 @@ class _TreeClassifier(Stage):
             raise self.error(f"a split reads feature {flat.max_feature} but column "
                              f"{self.inputs[0].column!r} has {size} features")
         need = flat.max_feature + 1
-        nodes, roots = flat.nodes, flat.roots
+        compiled = compile_leaves(flat)
+        find = compiled.function if compiled is not None else functools.partial(walk, flat)
         by_port = slots_by_port(self.outputs, out_slots)
         slot, out = slots[0], by_port["prediction"]
         raw_out, prob_out = by_port.get("raw_prediction", -1), by_port.get("probability", -1)
@@ -120,15 +122,7 @@ class _TreeClassifier(Stage):
             x = vals[slot]
             if len(x) < need:
                 raise self.row_error(f"{len(x)} features, but the trees read feature {need - 1}")
-            leaves = []
-            for i in roots:
-                while i >= 0:
-                    f, test, left, right, categorical = nodes[i]
-                    if categorical:  # noqa: SIM108
-                        i = left if x[f] in test else right  # type: ignore[operator]
-                    else:
-                        i = left if x[f] <= test else right
-                leaves.append(~i)
+            leaves = find(x)
             if raw_out < 0 and prob_out < 0 and (thresholds is None or plain_ignores_thresholds):
                 vals[out] = plain(leaves)
                 return

@@ -18,7 +18,7 @@ from .. import blas
 from ..bundle import Node, Tree
 from .base import DOUBLE, Compiled, Infos, Slots, Stage, single_io
 from .registry import register
-from .trees import FlatTrees, flatten
+from .trees import FlatTrees, Generated, compile_fused_dot, compile_leaves, flatten, walk
 
 TREE_OP = "decision_tree_regression"
 
@@ -43,6 +43,14 @@ class _TreeStage(Stage):
         """The prediction from the leaf each tree reached (leaf indices, in tree order)."""
         raise NotImplementedError
 
+    def compiled(self) -> Generated | None:
+        """``f(features) -> prediction`` compiled at load (see ``trees``); None: use the table walk."""
+        leaves = compile_leaves(self.flat)
+        if leaves is None:
+            return None
+        find, combine = leaves.function, self.combine()
+        return Generated(lambda x: combine(find(x)), leaves.source)
+
     def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
         flat = self.flat
         size = infos[0].size
@@ -50,24 +58,21 @@ class _TreeStage(Stage):
             raise self.error(f"a split reads feature {flat.max_feature} but column "
                              f"{self.inputs[0].column!r} has {size} features")
         need = flat.max_feature + 1
-        nodes, roots = flat.nodes, flat.roots
-        combine = self.combine()
         slot, out = slots[0], out_slots[0]
+        fast = self.compiled()
+        if fast is not None:
+            predict = fast.function
+        else:
+            combine = self.combine()
+
+            def predict(x: list[float]) -> float:
+                return combine(walk(flat, x))
 
         def step(vals: list[Any]) -> None:
             x = vals[slot]
             if len(x) < need:
                 raise self.row_error(f"{len(x)} features, but the trees read feature {need - 1}")
-            leaves = []
-            for i in roots:
-                while i >= 0:
-                    f, test, left, right, categorical = nodes[i]
-                    if categorical:  # noqa: SIM108  (one comparison per branch is the fast form)
-                        i = left if x[f] in test else right  # type: ignore[operator]
-                    else:
-                        i = left if x[f] <= test else right
-                leaves.append(~i)
-            vals[out] = combine(leaves)
+            vals[out] = predict(x)
 
         return Compiled(step, [DOUBLE])
 
@@ -124,7 +129,7 @@ class GBTRegression(_Ensemble):
             raise node.attributes.error("tree_weights", f"{len(self.weights)} weights for "
                                                          f"{len(self.flat.roots)} trees")
 
-    def combine(self) -> Callable[[list[int]], float]:
+    def products(self) -> tuple[list[float], list[float]]:
         # BLAS.dot(predictions, weights) multiplies each leaf value by its tree's weight: with finitely
         # many leaves, every product is computed exactly once here, as hi + lo.
         hi: list[float] = []
@@ -135,9 +140,17 @@ class GBTRegression(_Ensemble):
             hi.append(product)
             exact = math.isfinite(value) and math.isfinite(weight) and math.isfinite(product)
             lo.append(float(Fraction(value) * Fraction(weight) - Fraction(product)) if exact else 0.0)
+        return hi, lo
+
+    def combine(self) -> Callable[[list[int]], float]:
+        hi, lo = self.products()
         fused_sum = blas.fused_sum
 
         def dot(leaves: list[int]) -> float:
             return fused_sum(hi, lo, leaves)
 
         return dot
+
+    def compiled(self) -> Generated | None:
+        hi, lo = self.products()
+        return compile_fused_dot(self.flat, hi, lo)

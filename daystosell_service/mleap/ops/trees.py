@@ -15,8 +15,9 @@ step, is measurably faster in CPython than parallel lists.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..bundle import Tree
 
@@ -60,3 +61,206 @@ def flatten(trees: Sequence[Tree]) -> FlatTrees:
                 flat.nodes[ref] = (split.feature, categories, left, right, True)
         flat.roots.append(refs[0])
     return flat
+
+
+# -- compiled walks ------------------------------------------------------------------------------------
+#
+# At load the flattened trees are also turned into Python source (nested ``if``/``else``, one block per
+# tree) and compiled, which CPython runs several times faster than the table walk above. The source is
+# built only from numbers this module validated: feature indices and leaf indices as ``int``, finite
+# floats as their ``repr`` (checked to read back bit for bit); non-finite thresholds and category sets
+# are bound as constants of the generated function's namespace under names made here. No text from the
+# bundle ever reaches the source. Ensembles too large to compile cheaply keep the table walk.
+
+MAX_COMPILED_NODES = 1 << 15  # split + leaf nodes per stage; beyond this, the table walk is used
+MAX_COMPILED_DEPTH = 64  # deeper trees (only with a raised MAX_TREE_DEPTH) keep the table walk too
+_MAX_HOISTED_FEATURES = 32  # features read into locals once per row; beyond this, x[f] at each test
+_MAX_EQUALITY_TESTS = 4  # categorical splits with at most this many categories test with ==
+
+
+def walk(flat: FlatTrees, x: Sequence[float]) -> list[int]:
+    """The reference walk: the leaf each tree reaches, in tree order."""
+    nodes = flat.nodes
+    leaves = []
+    for i in flat.roots:
+        while i >= 0:
+            f, test, left, right, categorical = nodes[i]
+            if categorical:  # noqa: SIM108
+                i = left if x[f] in test else right  # type: ignore[operator]
+            else:
+                i = left if x[f] <= test else right  # type: ignore[operator]
+        leaves.append(~i)
+    return leaves
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A compiled function and the source it was compiled from (kept for tests and debugging)."""
+
+    function: Callable[..., Any]
+    source: str
+
+
+class _Source:
+    """Accumulates generated lines and the namespace constants they refer to."""
+
+    def __init__(self, flat: FlatTrees) -> None:
+        self.flat = flat
+        self.lines: list[str] = []
+        self.namespace: dict[str, Any] = {}
+        features = sorted({node[0] for node in flat.nodes})
+        self.hoisted = len(features) <= _MAX_HOISTED_FEATURES
+        self.features = features
+
+    def constant(self, value: Any) -> str:
+        name = f"_k{len(self.namespace)}"
+        self.namespace[name] = value
+        return name
+
+    def number(self, value: float) -> str:
+        """A float as source text: a literal when finite (checked to read back exactly), else a constant."""
+        value = float(value)
+        if math.isfinite(value):
+            text = repr(value)
+            if float(text).hex() == value.hex():
+                return text
+        return self.constant(value)
+
+    def feature(self, f: int) -> str:
+        f = int(f)
+        return f"x{f}" if self.hoisted else f"x[{f}]"
+
+    def header(self, name: str) -> None:
+        self.lines.append(f"def {name}(x):")
+        if self.hoisted and self.features:
+            for start in range(0, len(self.features), 16):
+                chunk = self.features[start:start + 16]
+                targets = ", ".join(f"x{int(f)}" for f in chunk)
+                sources = ", ".join(f"x[{int(f)}]" for f in chunk)
+                self.lines.append(f"    {targets}, = {sources},")
+
+    def tree(self, root: int, leaf: Callable[[int, str], None]) -> None:
+        """Emit one tree's nested tests; ``leaf(j, indent)`` emits what a leaf does."""
+        nodes = self.flat.nodes
+        # An explicit stack of (reference, depth, is_else): pre-order, the else branch after the if body.
+        stack: list[tuple[int, int, bool]] = [(root, 1, False)]
+        while stack:
+            ref, depth, is_else = stack.pop()
+            indent = "    " * depth
+            if is_else:
+                self.lines.append(indent[4:] + "else:")
+            if ref < 0:
+                leaf(~ref, indent)
+                continue
+            f, test, left, right, categorical = nodes[ref]
+            if categorical:
+                assert isinstance(test, frozenset)
+                cats = sorted(float(c) for c in test)  # never NaN (see flatten)
+                if 0 < len(cats) <= _MAX_EQUALITY_TESTS and all(math.isfinite(c) for c in cats):
+                    # Equal to set membership for non-NaN categories (-0.0 == 0.0 in both).
+                    feature = self.feature(f)
+                    tests = " or ".join(f"{feature} == {self.number(c)}" for c in cats)
+                    self.lines.append(f"{indent}if {tests}:")
+                else:
+                    self.lines.append(f"{indent}if {self.feature(f)} in {self.constant(frozenset(cats))}:")
+            else:
+                assert isinstance(test, float)
+                self.lines.append(f"{indent}if {self.feature(f)} <= {self.number(test)}:")
+            stack.append((right, depth + 1, True))
+            stack.append((left, depth + 1, False))
+
+    def compile(self, name: str) -> Generated:
+        source = "\n".join(self.lines) + "\n"
+        code = compile(source, f"<mleap trees {name}>", "exec")
+        namespace = dict(self.namespace)
+        namespace["__builtins__"] = {}
+        exec(code, namespace)  # the source is built above from validated numbers only
+        return Generated(namespace[name], source)
+
+
+def depth(flat: FlatTrees) -> int:
+    """Splits on the longest root-to-leaf path of any tree."""
+    deepest = 0
+    stack = [(root, 0) for root in flat.roots]
+    while stack:
+        ref, level = stack.pop()
+        if ref < 0:
+            deepest = max(deepest, level)
+        else:
+            _, _, left, right, _ = flat.nodes[ref]
+            stack.append((left, level + 1))
+            stack.append((right, level + 1))
+    return deepest
+
+
+def compilable(flat: FlatTrees) -> bool:
+    """Small and shallow enough to compile (CPython caps nesting at 100 indentation levels)."""
+    return len(flat.nodes) + len(flat.leaf_values) <= MAX_COMPILED_NODES and depth(flat) <= MAX_COMPILED_DEPTH
+
+
+def compile_leaves(flat: FlatTrees) -> Generated | None:
+    """``f(x) -> list[int]``, the same as ``walk(flat, x)``; None when the trees are too large."""
+    if not compilable(flat):
+        return None
+    src = _Source(flat)
+    src.header("leaves")
+    for k, root in enumerate(flat.roots):
+        def leaf(j: int, indent: str, k: int = k) -> None:
+            src.lines.append(f"{indent}j{k} = {int(j)}")
+
+        src.tree(root, leaf)
+    src.lines.append("    return [" + ", ".join(f"j{k}" for k in range(len(flat.roots))) + "]")
+    return src.compile("leaves")
+
+
+def _fused_step(lines: list[str], s: str, h: str, e: str) -> None:
+    """One ``blas.fused_sum`` block step, ``s = fma-add(s, h + e)``, exactly as written there."""
+    lines.append(f"    t = {s} + {h}")
+    lines.append(f"    bp = t - {s}")
+    lines.append(f"    {s} = t + ((({s} - (t - bp)) + ({h} - bp)) + {e})")
+
+
+def compile_fused_dot(flat: FlatTrees, hi: Sequence[float], lo: Sequence[float]) -> Generated | None:
+    """``f(x) -> float``, the same as ``blas.fused_sum(hi, lo, walk(flat, x))`` bit for bit: the walk
+    and the sum in one function, each leaf binding its product's ``hi``/``lo`` as literals."""
+    if not compilable(flat):
+        return None
+    from .. import blas  # local: blas imports nothing from here, but keep trees.py light
+
+    src = _Source(flat)
+    src.namespace["_isfinite"] = math.isfinite
+    src.namespace["_plain"] = blas.plain_ddot_products
+    src.header("fused_dot")
+    lines = src.lines
+
+    n = len(flat.roots)
+    bound = n - n % 4
+    for k, root in enumerate(flat.roots):
+        def leaf(j: int, indent: str, k: int = k) -> None:
+            if k < bound and k < 4:
+                # The first step of each lane starts from 0.0: done here at load, with the same
+                # operations, so the row only picks its result.
+                h, e, s = hi[j], lo[j], 0.0
+                t = s + h
+                bp = t - s
+                first = t + (((s - (t - bp)) + (h - bp)) + e)
+                lines.append(f"{indent}h{k} = {src.number(h)}; s{k} = {src.number(first)}")
+            else:
+                lines.append(f"{indent}h{k} = {src.number(hi[j])}; e{k} = {src.number(lo[j])}")
+
+        src.tree(root, leaf)
+    if bound == 0:
+        lines.append("    s0 = s1 = s2 = s3 = 0.0")
+    for k in range(4, bound, 4):
+        for lane in range(4):
+            _fused_step(lines, f"s{lane}", f"h{k + lane}", f"e{k + lane}")
+    lines.append("    total = 0.0 + (((s0 + s1) + s2) + s3)")
+    for k in range(bound, n):  # blas._add3
+        lines.append(f"    t = total + h{k}")
+        lines.append("    bp = t - total")
+        lines.append(f"    r = t + (((total - (t - bp)) + (h{k} - bp)) + e{k})")
+        lines.append("    total = r if _isfinite(r) else t")
+    lines.append("    if not _isfinite(total):")
+    lines.append("        return _plain([" + ", ".join(f"h{k}" for k in range(n)) + "])")
+    lines.append("    return total")
+    return src.compile("fused_dot")
