@@ -60,6 +60,14 @@ def double_tensor(values: Sequence[float]) -> Json:
     }
 
 
+def double_matrix(values: Sequence[float], rows: int, cols: int) -> Json:
+    return {
+        "type": "tensor",
+        "double": [_number(float(v)) for v in values],
+        "shape": {"dimensions": [{"size": rows, "name": ""}, {"size": cols, "name": ""}]},
+    }
+
+
 def scalar_shape(nullable: bool) -> Json:
     return {"base": "scalar", "isNullable": nullable}
 

@@ -42,6 +42,13 @@ def _typed(value: Any, kind: str) -> Any:
 def score_with_mleap(bundle: Path, rows: Sequence[Mapping[str, Any]], schema: Mapping[str, str],
                      output: str = "prediction", timeout: float = 300) -> list[Any]:
     """Scores ``rows`` with MLeap's runtime and returns the ``output`` column, in row order."""
+    return score_columns_with_mleap(bundle, rows, schema, [output], timeout=timeout)[output]
+
+
+def score_columns_with_mleap(bundle: Path, rows: Sequence[Mapping[str, Any]], schema: Mapping[str, str],
+                             outputs: Sequence[str], timeout: float = 300) -> dict[str, list[Any]]:
+    """Scores ``rows`` with MLeap's runtime in one JVM and returns each of ``outputs`` (input columns
+    may be named too), in the order of the rows MLeap kept."""
     root = jvm_dir()
     if not (root / "classes" / "MleapScore.class").exists():
         raise MleapReferenceError(f"MLeap's JVM runtime is not installed in {root}: run scripts/setup.sh")
@@ -56,7 +63,7 @@ def score_with_mleap(bundle: Path, rows: Sequence[Mapping[str, Any]], schema: Ma
                 f"MLeap's runtime could not score {bundle}: {done.stderr.strip()[-4000:]}")
         scored = json.loads(frame_out.read_text())
     names = [f["name"] for f in scored["schema"]["fields"]]
-    if output not in names:
-        raise MleapReferenceError(f"MLeap's output frame has no column {output!r}; it has {names}")
-    index = names.index(output)
-    return [row[index] for row in scored["rows"]]
+    missing = [o for o in outputs if o not in names]
+    if missing:
+        raise MleapReferenceError(f"MLeap's output frame has no column(s) {missing}; it has {names}")
+    return {o: [row[names.index(o)] for row in scored["rows"]] for o in outputs}

@@ -20,11 +20,27 @@ from pathlib import Path
 from typing import Any
 
 from pyspark.ml import PipelineModel, Transformer
-from pyspark.ml.feature import OneHotEncoderModel, StringIndexerModel, VectorAssembler
+from pyspark.ml.classification import (
+    DecisionTreeClassificationModel,
+    GBTClassificationModel,
+    LogisticRegressionModel,
+    RandomForestClassificationModel,
+)
+from pyspark.ml.feature import (
+    Bucketizer,
+    Interaction,
+    MaxAbsScalerModel,
+    MinMaxScalerModel,
+    OneHotEncoderModel,
+    StandardScalerModel,
+    StringIndexerModel,
+    VectorAssembler,
+)
 from pyspark.ml.linalg import VectorUDT
 from pyspark.ml.regression import (
     DecisionTreeRegressionModel,
     GBTRegressionModel,
+    GeneralizedLinearRegressionModel,
     LinearRegressionModel,
     RandomForestRegressionModel,
 )
@@ -32,6 +48,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
 from daystosell_assets.ml.math_binary import MathBinary
+from daystosell_assets.ml.math_unary import MathUnary
+from daystosell_assets.ml.string_map import StringMap
 from daystosell_assets.mleap import attributes as attr
 
 # The MLeap release whose bundle format this writer follows (its Spark serialiser writes the same
@@ -57,6 +75,7 @@ class BundleNode:
     trees: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # folder -> tree.json lines
     tree_op: str = "decision_tree_regression"
     num_features: int = 0
+    tree_attributes: dict[str, Any] = field(default_factory=dict)  # extra attributes of each tree
 
 
 @dataclass(frozen=True)
@@ -228,6 +247,184 @@ def _tree_ensemble(stage: GBTRegressionModel | RandomForestRegressionModel, sche
                       outputs=[(stage.getPredictionCol(), "prediction")])
 
 
+def _io(stage: Transformer) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    return [(stage.getOrDefault("inputCol"), "input")], [(stage.getOrDefault("outputCol"), "output")]
+
+
+def _classifier_outputs(stage: Any) -> list[tuple[str, str]]:
+    outputs = [(stage.getRawPredictionCol(), "raw_prediction"), (stage.getProbabilityCol(), "probability"),
+               (stage.getPredictionCol(), "prediction")]
+    return [(col, port) for col, port in outputs if col]
+
+
+def _thresholds(stage: Any) -> dict[str, Any]:
+    if stage.isSet(stage.thresholds):
+        return {"thresholds": attr.double_list(list(stage.getThresholds()))}
+    return {}
+
+
+@_converts(Bucketizer)
+def _bucketizer(stage: Bucketizer, schema: StructType) -> BundleNode:
+    if stage.isSet(stage.inputCols):
+        raise UnsupportedStageError(
+            f"stage {stage.uid}: MLeap's bucketizer op has one input column; use one Bucketizer a column")
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="bucketizer",
+                      attributes={"splits": attr.double_list(list(stage.getSplits())),
+                                  "handle_invalid": attr.string(stage.getHandleInvalid())},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(StandardScalerModel)
+def _standard_scaler(stage: StandardScalerModel, schema: StructType) -> BundleNode:
+    attributes: dict[str, Any] = {}
+    if stage.getWithMean():
+        attributes["mean"] = attr.double_tensor(stage.mean.toArray().tolist())
+    if stage.getWithStd():
+        attributes["std"] = attr.double_tensor(stage.std.toArray().tolist())
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="standard_scaler", attributes=attributes, inputs=inputs,
+                      outputs=outputs)
+
+
+@_converts(MinMaxScalerModel)
+def _min_max_scaler(stage: MinMaxScalerModel, schema: StructType) -> BundleNode:
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="min_max_scaler",
+                      attributes={"min": attr.double_tensor(stage.originalMin.toArray().tolist()),
+                                  "max": attr.double_tensor(stage.originalMax.toArray().tolist()),
+                                  "minValue": attr.double(stage.getMin()),
+                                  "maxValue": attr.double(stage.getMax())},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(MaxAbsScalerModel)
+def _max_abs_scaler(stage: MaxAbsScalerModel, schema: StructType) -> BundleNode:
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="max_abs_scaler",
+                      attributes={"maxAbs": attr.double_tensor(stage.maxAbs.toArray().tolist())},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(GeneralizedLinearRegressionModel)
+def _generalized_linear_regression(stage: GeneralizedLinearRegressionModel, schema: StructType) -> BundleNode:
+    attributes = {"coefficients": attr.double_tensor(stage.coefficients.toArray().tolist()),
+                  "intercept": attr.double(stage.intercept),
+                  "family": attr.string(stage.getFamily())}
+    if stage.isSet(stage.link) or stage.hasDefault(stage.link):
+        attributes["link"] = attr.string(stage.getLink())
+    outputs = [(stage.getPredictionCol(), "prediction")]
+    if stage.isSet(stage.linkPredictionCol) and stage.getLinkPredictionCol():
+        outputs.insert(0, (stage.getLinkPredictionCol(), "link_prediction"))
+    return BundleNode(name=stage.uid, op="generalized_linear_regression", attributes=attributes,
+                      inputs=[(stage.getFeaturesCol(), "features")], outputs=outputs)
+
+
+@_converts(LogisticRegressionModel)
+def _logistic_regression(stage: LogisticRegressionModel, schema: StructType) -> BundleNode:
+    attributes: dict[str, Any] = {"num_classes": attr.long(stage.numClasses)}
+    if stage.numClasses > 2:
+        matrix = stage.coefficientMatrix
+        # MLeap stores Spark's column-major values with the (rows, cols) shape, and reads them back
+        # the same way.
+        attributes["coefficient_matrix"] = attr.double_matrix(
+            matrix.toArray().flatten(order="F").tolist(), matrix.numRows, matrix.numCols)
+        attributes["intercept_vector"] = attr.double_tensor(stage.interceptVector.toArray().tolist())
+        attributes.update(_thresholds(stage))
+    else:
+        attributes["coefficients"] = attr.double_tensor(stage.coefficients.toArray().tolist())
+        attributes["intercept"] = attr.double(stage.intercept)
+        attributes["threshold"] = attr.double(stage.getThreshold())
+    return BundleNode(name=stage.uid, op="logistic_regression", attributes=attributes,
+                      inputs=[(stage.getFeaturesCol(), "features")], outputs=_classifier_outputs(stage))
+
+
+@_converts(DecisionTreeClassificationModel)
+def _decision_tree_classifier(stage: DecisionTreeClassificationModel, schema: StructType) -> BundleNode:
+    return BundleNode(name=stage.uid, op="decision_tree_classifier",
+                      attributes={"num_features": attr.long(stage.numFeatures),
+                                  "num_classes": attr.long(stage.numClasses), **_thresholds(stage)},
+                      trees={"": _tree_lines(_java(stage).rootNode(), impurities=True)},
+                      inputs=[(stage.getFeaturesCol(), "features")], outputs=_classifier_outputs(stage))
+
+
+@_converts(RandomForestClassificationModel, GBTClassificationModel)
+def _tree_classifier_ensemble(stage: RandomForestClassificationModel | GBTClassificationModel,
+                              schema: StructType) -> BundleNode:
+    forest = isinstance(stage, RandomForestClassificationModel)
+    num_classes = stage.numClasses if forest else 2
+    java_trees = _java(stage).trees()
+    trees = {f"tree{i}": _tree_lines(t.rootNode(), impurities=forest) for i, t in enumerate(java_trees)}
+    node = BundleNode(name=stage.uid, op="random_forest_classifier" if forest else "gbt_classifier",
+                      attributes={"num_features": attr.long(stage.numFeatures),
+                                  "num_classes": attr.long(num_classes),
+                                  "tree_weights": attr.double_list(list(stage.treeWeights)),
+                                  "trees": attr.string_list(list(trees)), **_thresholds(stage)},
+                      trees=trees, num_features=stage.numFeatures,
+                      inputs=[(stage.getFeaturesCol(), "features")], outputs=_classifier_outputs(stage))
+    if forest:
+        node.tree_op = "decision_tree_classifier"
+        node.tree_attributes = {"num_classes": attr.long(num_classes)}
+    return node
+
+
+@_converts(MathUnary)
+def _math_unary(stage: MathUnary, schema: StructType) -> BundleNode:
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="math_unary",
+                      attributes={"operation": attr.string(stage.getOrDefault(stage.operation))},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(StringMap)
+def _string_map(stage: StringMap, schema: StructType) -> BundleNode:
+    mapping = stage.mapping()
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="string_map",
+                      attributes={"labels": attr.string_list(list(mapping)),
+                                  "values": attr.double_list(list(mapping.values())),
+                                  "handle_invalid": attr.string(stage.getOrDefault(stage.handleInvalid)),
+                                  "default_value": attr.double(stage.getOrDefault(stage.defaultValue))},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(Interaction)
+def _interaction(stage: Interaction, schema: StructType) -> BundleNode:
+    columns = stage.getInputCols()
+    shapes = []
+    attributes: dict[str, Any] = {"num_inputs": attr.integer(len(columns))}
+    for i, column in enumerate(columns):
+        f = schema[column]
+        ml_attr = f.metadata.get("ml_attr", {})
+        if isinstance(f.dataType, VectorUDT):
+            shapes.append(attr.tensor_shape(_vector_size(schema, column), f.nullable))
+            if "attrs" not in ml_attr:
+                raise UnsupportedStageError(
+                    f"stage {stage.uid}: vector column {column!r} carries no ML attributes, which MLeap's "
+                    "interaction needs")
+            by_index = {a["idx"]: {**a, "type": kind} for kind, group in ml_attr["attrs"].items() for a in group}
+            counts = [_num_features(by_index.get(j, {})) for j in range(_vector_size(schema, column))]
+        else:
+            shapes.append(attr.scalar_shape(f.nullable))
+            counts = [_num_features(ml_attr)]
+        attributes[f"num_features{i}"] = attr.int_list(counts)
+    attributes["input_shapes"] = attr.data_shape_list(shapes)
+    return BundleNode(name=stage.uid, op="interaction", attributes=attributes,
+                      inputs=[(c, f"input{i}") for i, c in enumerate(columns)],
+                      outputs=[(stage.getOutputCol(), "output")])
+
+
+def _num_features(ml_attr: dict[str, Any]) -> int:
+    """A feature's width in an interaction: a nominal one counts its values, any other is one."""
+    if ml_attr.get("type") != "nominal":
+        return 1
+    if "vals" in ml_attr:
+        return max(1, len(ml_attr["vals"]))
+    if "num_vals" in ml_attr:
+        return max(1, int(ml_attr["num_vals"]))
+    raise UnsupportedStageError("nominal features must have their number of values defined")
+
+
 def _java(stage: Transformer) -> Any:
     """The JVM object behind a Spark ML model (trees are only reachable there)."""
     java = getattr(stage, "_java_obj", None)
@@ -236,14 +433,18 @@ def _java(stage: Transformer) -> Any:
     return java
 
 
-def _tree_lines(java_node: Any) -> list[dict[str, Any]]:
-    """A Spark tree (through py4j) as MLeap's tree.json lines: node, then left subtree, then right."""
+def _tree_lines(java_node: Any, impurities: bool = False) -> list[dict[str, Any]]:
+    """A Spark tree (through py4j) as MLeap's tree.json lines: node, then left subtree, then right.
+
+    With ``impurities`` (classification trees) a leaf's values are its impurity statistics (the
+    class counts), as MLeap writes them; otherwise its prediction."""
     lines: list[dict[str, Any]] = []
     stack = [java_node]
     while stack:
         node = stack.pop()
         if node.getClass().getSimpleName() != "InternalNode":
-            lines.append({"type": "leaf", "values": [node.prediction()]})
+            values = list(node.impurityStats().stats()) if impurities else [node.prediction()]
+            lines.append({"type": "leaf", "values": [float(v) for v in values]})
             continue
         split = node.split()
         if split.getClass().getSimpleName() == "ContinuousSplit":
@@ -276,7 +477,8 @@ def _write_node(node: BundleNode, folder: Path) -> None:
         if tree_folder:
             target.mkdir()
             _write_json(target / "model.json", {
-                "op": node.tree_op, "attributes": {"num_features": attr.long(node.num_features)}})
+                "op": node.tree_op,
+                "attributes": {"num_features": attr.long(node.num_features), **node.tree_attributes}})
         with (target / "tree.json").open("w") as out:
             for line in lines:
                 out.write(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n")

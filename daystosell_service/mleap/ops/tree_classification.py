@@ -140,7 +140,7 @@ class _TreeClassifier(Stage):
         return Compiled(step, output_infos(self.outputs, self.num_classes))
 
 
-@register("decision_tree_classification")
+@register("decision_tree_classifier")
 class DecisionTreeClassification(_TreeClassifier):
     plain_ignores_thresholds = True
 
@@ -158,10 +158,10 @@ class DecisionTreeClassification(_TreeClassifier):
         return lambda leaves: list(stats[leaves[0]])
 
 
-@register("random_forest_classification")
+@register("random_forest_classifier")
 class RandomForestClassification(_TreeClassifier):
     known = ("num_features", "num_classes", "thresholds", "tree_weights", "trees")
-    tree_op = "decision_tree_classification"
+    tree_op = "decision_tree_classifier"
 
     def __init__(self, node: Node) -> None:
         super().__init__(node)
@@ -190,7 +190,7 @@ class RandomForestClassification(_TreeClassifier):
         return votes
 
 
-@register("gbt_classification")
+@register("gbt_classifier")
 class GBTClassification(_TreeClassifier):
     known = ("num_features", "num_classes", "thresholds", "tree_weights", "trees", "lossType")
     tree_op = "decision_tree_regression"

@@ -183,16 +183,16 @@ def test_a_64_deep_tree_compiles_and_matches() -> None:
         assert compiled.function(x) == walk(flat, x)
 
 
-@pytest.mark.parametrize("op", ["gbt_regression", "random_forest_regression", "gbt_classification",
-                                "random_forest_classification"])
+@pytest.mark.parametrize("op", ["gbt_regression", "random_forest_regression", "gbt_classifier",
+                                "random_forest_classifier"])
 def test_models_score_the_same_compiled_or_walked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                   op: str) -> None:
     rng = random.Random(op)
-    classifier = op.endswith("classification")
+    classifier = op.endswith("classifier")
 
     def random_json(depth: int) -> bw.Json:
         if depth == 0 or rng.random() < 0.2:
-            if op == "random_forest_classification":
+            if op == "random_forest_classifier":
                 return {"type": "leaf", "values": [float(rng.randrange(5)), float(rng.randrange(1, 5))]}
             return bw.leaf(rng.uniform(-10.0, 10.0))
         feature = rng.randrange(4)
@@ -209,7 +209,7 @@ def test_models_score_the_same_compiled_or_walked(tmp_path: Path, monkeypatch: p
     if classifier:
         attributes["num_classes"] = bw.long(2)
         outputs |= {"raw_prediction": "raw", "probability": "p"}
-    tree_op = "decision_tree_classification" if op == "random_forest_classification" else "decision_tree_regression"
+    tree_op = "decision_tree_classifier" if op == "random_forest_classifier" else "decision_tree_regression"
     stage = bw.Stage("m", op, attributes, {"features": "f"}, outputs, trees=[random_json(5) for _ in range(count)],
                      tree_op=tree_op)
     root = bw.pipeline("p", bw.assembler("va", ["a", "b", "c", "d"], "f"), stage)

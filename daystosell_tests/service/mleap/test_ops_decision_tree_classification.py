@@ -14,7 +14,7 @@ from .tree_classifiers import ALL_PORTS, assembled, stats
 def dt(outputs: dict[str, str] | None = None, leaf: bw.Json | None = None, **extra: bw.Json) -> bw.Stage:
     attributes = {"num_features": bw.long(2), "num_classes": bw.long(3), **extra}
     tree = bw.continuous(0, 1.5, leaf or stats(3.0, 1.0, 0.0), stats(0.0, 2.0, 6.0))
-    return assembled(bw.Stage("dt", "decision_tree_classification", attributes, {"features": "f"},
+    return assembled(bw.Stage("dt", "decision_tree_classifier", attributes, {"features": "f"},
                               outputs or ALL_PORTS, tree=tree))
 
 
@@ -57,5 +57,5 @@ def test_bad_bundles(build: Build) -> None:
     with pytest.raises(BundleError, match=r"dt\.node/model\.json: attribute 'depth'.*unknown"):
         build(dt(depth=bw.long(1)))
     with pytest.raises(BundleError, match=r"dt\.node/model\.json: attribute 'num_classes'.*missing"):
-        build(assembled(bw.Stage("dt", "decision_tree_classification", {}, {"features": "f"}, ALL_PORTS,
+        build(assembled(bw.Stage("dt", "decision_tree_classifier", {}, {"features": "f"}, ALL_PORTS,
                                  tree=stats(1.0, 1.0))))

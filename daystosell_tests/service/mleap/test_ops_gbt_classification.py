@@ -18,7 +18,7 @@ def gbt(outputs: dict[str, str] | None = None, num_classes: int = 2, **extra: bw
              bw.continuous(1, 0.0, bw.leaf(0.5), bw.leaf(-0.25))]
     attributes = {"num_features": bw.long(2), "num_classes": bw.long(num_classes),
                   "tree_weights": bw.double_list([1.0, 0.1]), **extra}
-    return assembled(bw.Stage("gbt", "gbt_classification", attributes, {"features": "f"}, outputs or ALL_PORTS,
+    return assembled(bw.Stage("gbt", "gbt_classifier", attributes, {"features": "f"}, outputs or ALL_PORTS,
                               trees=trees))
 
 

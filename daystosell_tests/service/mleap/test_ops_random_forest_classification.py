@@ -16,8 +16,8 @@ def rf(outputs: dict[str, str] | None = None, weights: list[float] | None = None
              bw.continuous(1, 0.5, stats(0.0, 4.0), stats(0.0, 0.0))]  # an empty leaf adds nothing
     attributes = {"num_features": bw.long(2), "num_classes": bw.long(2),
                   "tree_weights": bw.double_list(weights or [1.0, 1.0]), **extra}
-    return assembled(bw.Stage("rf", "random_forest_classification", attributes, {"features": "f"},
-                              outputs or ALL_PORTS, trees=trees, tree_op="decision_tree_classification"))
+    return assembled(bw.Stage("rf", "random_forest_classifier", attributes, {"features": "f"},
+                              outputs or ALL_PORTS, trees=trees, tree_op="decision_tree_classifier"))
 
 
 def test_votes_and_probability(build: Build) -> None:
@@ -48,5 +48,5 @@ def test_bad_bundles(build: Build) -> None:
         build(rf(weights=[1.0]))
     stage = rf()
     stage.children[1].tree_op = "decision_tree_regression"
-    with pytest.raises(BundleError, match=r"stage 'rf'.*expected op 'decision_tree_classification'"):
+    with pytest.raises(BundleError, match=r"stage 'rf'.*expected op 'decision_tree_classifier'"):
         build(stage)

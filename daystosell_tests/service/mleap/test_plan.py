@@ -36,8 +36,8 @@ def test_supported_ops_lists_the_implemented_ops() -> None:
     assert {"string_indexer", "one_hot_encoder", "vector_assembler", "math_binary", "math_unary",
             "linear_regression", "decision_tree_regression", "random_forest_regression",
             "gbt_regression", "standard_scaler", "min_max_scaler", "max_abs_scaler", "imputer", "interaction",
-            "generalized_linear_regression", "logistic_regression", "decision_tree_classification",
-            "random_forest_classification", "gbt_classification"} <= set(supported_ops())
+            "generalized_linear_regression", "logistic_regression", "decision_tree_classifier",
+            "random_forest_classifier", "gbt_classifier"} <= set(supported_ops())
 
 
 def test_a_vector_nothing_produces_is_a_load_error(build: Build) -> None:
