@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 _SPLITTER = 134217729.0  # 2**27 + 1: Veltkamp's constant for splitting a double into two halves
 # Beyond this magnitude the split overflows; such values take the plain path.
@@ -58,6 +59,22 @@ def _add3(s: float, hi: float, lo: float) -> float:
     bp = t - s
     result = t + (((s - (t - bp)) + (hi - bp)) + lo)
     return result if math.isfinite(result) else t
+
+
+def leaf_products(values: Sequence[float], tree_of_leaf: Sequence[int],
+                  weights: Sequence[float]) -> tuple[list[float], list[float]]:
+    """Each leaf value times its tree's weight, as ``hi + lo`` with ``lo`` the exact rounding error
+    (0.0 where anything is not finite): BLAS.dot over tree predictions multiplies each leaf by its
+    weight, and with finitely many leaves every product can be computed once, at load."""
+    hi: list[float] = []
+    lo: list[float] = []
+    for value, tree in zip(values, tree_of_leaf, strict=True):
+        weight = weights[tree]
+        product = value * weight
+        hi.append(product)
+        exact = math.isfinite(value) and math.isfinite(weight) and math.isfinite(product)
+        lo.append(float(Fraction(value) * Fraction(weight) - Fraction(product)) if exact else 0.0)
+    return hi, lo
 
 
 def fused_sum(hi: Sequence[float], lo: Sequence[float], index: Sequence[int]) -> float:

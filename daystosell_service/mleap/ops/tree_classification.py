@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from fractions import Fraction
 from typing import Any
 
 from .. import blas, javamath
@@ -204,14 +203,7 @@ class GBTClassification(_TreeClassifier):
             raise node.attributes.error("lossType", f"only 'logistic' is supported, found {loss!r}")
 
     def margin(self) -> Callable[[Sequence[int]], float]:
-        hi: list[float] = []
-        lo: list[float] = []
-        for value, tree in zip(self.flat.leaf_values, self.flat.leaf_tree, strict=True):
-            weight = self.weights[tree]
-            product = value * weight
-            hi.append(product)
-            exact = math.isfinite(value) and math.isfinite(weight) and math.isfinite(product)
-            lo.append(float(Fraction(value) * Fraction(weight) - Fraction(product)) if exact else 0.0)
+        hi, lo = blas.leaf_products(self.flat.leaf_values, self.flat.leaf_tree, self.weights)
         fused_sum = blas.fused_sum
         return lambda leaves: fused_sum(hi, lo, leaves)
 

@@ -9,9 +9,7 @@ by its ``trees`` attribute, each a ``decision_tree_regression`` model.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any
 
 from .. import blas
@@ -130,17 +128,7 @@ class GBTRegression(_Ensemble):
                                                          f"{len(self.flat.roots)} trees")
 
     def products(self) -> tuple[list[float], list[float]]:
-        # BLAS.dot(predictions, weights) multiplies each leaf value by its tree's weight: with finitely
-        # many leaves, every product is computed exactly once here, as hi + lo.
-        hi: list[float] = []
-        lo: list[float] = []
-        for value, tree in zip(self.flat.leaf_values, self.flat.leaf_tree, strict=True):
-            weight = self.weights[tree]
-            product = value * weight
-            hi.append(product)
-            exact = math.isfinite(value) and math.isfinite(weight) and math.isfinite(product)
-            lo.append(float(Fraction(value) * Fraction(weight) - Fraction(product)) if exact else 0.0)
-        return hi, lo
+        return blas.leaf_products(self.flat.leaf_values, self.flat.leaf_tree, self.weights)
 
     def combine(self) -> Callable[[list[int]], float]:
         hi, lo = self.products()
