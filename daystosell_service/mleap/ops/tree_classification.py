@@ -36,7 +36,7 @@ from .classification import (
     threshold_argmax,
 )
 from .registry import register
-from .trees import FlatTrees, compile_leaves, flatten, walk
+from .trees import FlatTrees, compile_leaves, features_needed, flatten, walk
 
 Vector = list[float]
 
@@ -100,11 +100,10 @@ class _TreeClassifier(Stage):
 
     def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
         flat = self.flat
-        size = infos[0].size
-        if size is not None and flat.max_feature >= size:
-            raise self.error(f"a split reads feature {flat.max_feature} but column "
-                             f"{self.inputs[0].column!r} has {size} features")
-        need = flat.max_feature + 1
+        try:
+            need = features_needed(flat, infos[0].size, self.inputs[0].column)
+        except ValueError as e:
+            raise self.error(str(e)) from None
         compiled = compile_leaves(flat)
         find = compiled.function if compiled is not None else functools.partial(walk, flat)
         by_port = slots_by_port(self.outputs, out_slots)

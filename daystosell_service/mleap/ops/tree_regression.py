@@ -16,7 +16,7 @@ from .. import blas
 from ..bundle import Node, Tree
 from .base import DOUBLE, Compiled, Infos, Slots, Stage, single_io
 from .registry import register
-from .trees import FlatTrees, Generated, compile_fused_dot, compile_leaves, flatten, walk
+from .trees import FlatTrees, Generated, compile_fused_dot, compile_leaves, features_needed, flatten, walk
 
 TREE_OP = "decision_tree_regression"
 
@@ -51,11 +51,10 @@ class _TreeStage(Stage):
 
     def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
         flat = self.flat
-        size = infos[0].size
-        if size is not None and flat.max_feature >= size:
-            raise self.error(f"a split reads feature {flat.max_feature} but column "
-                             f"{self.inputs[0].column!r} has {size} features")
-        need = flat.max_feature + 1
+        try:
+            need = features_needed(flat, infos[0].size, self.inputs[0].column)
+        except ValueError as e:
+            raise self.error(str(e)) from None
         slot, out = slots[0], out_slots[0]
         fast = self.compiled()
         if fast is not None:

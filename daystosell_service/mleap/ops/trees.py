@@ -78,6 +78,13 @@ _MAX_HOISTED_FEATURES = 32  # features read into locals once per row; beyond thi
 _MAX_EQUALITY_TESTS = 4  # categorical splits with at most this many categories test with ==
 
 
+def features_needed(flat: FlatTrees, size: int | None, column: str) -> int:
+    """How many features a row must have for these trees; refuses a column too short for their splits."""
+    if size is not None and flat.max_feature >= size:
+        raise ValueError(f"a split reads feature {flat.max_feature} but column {column!r} has {size} features")
+    return flat.max_feature + 1
+
+
 def walk(flat: FlatTrees, x: Sequence[float]) -> list[int]:
     """The reference walk: the leaf each tree reaches, in tree order."""
     nodes = flat.nodes
