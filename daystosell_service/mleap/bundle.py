@@ -1,4 +1,5 @@
-"""Reading the Bundle.ML format (JSON serialization) into plain dataclasses. No maths, no op semantics.
+"""Reading the Bundle.ML format (JSON or protobuf serialization) into plain dataclasses. No maths, no op
+semantics.
 
 Layout, the same in a zip and in a directory::
 
@@ -8,6 +9,10 @@ Layout, the same in a zip and in a directory::
     root/<child>.node/...            a pipeline's stages, named by its "nodes" attribute
     <node>/tree.json                 a decision tree: one JSON node per line, pre-order
     <node>/<treeN>/model.json, tree.json   an ensemble's trees, named by its "trees" attribute
+
+A protobuf bundle (``"format": "protobuf"`` in bundle.json, which stays JSON) has node.pb, model.pb and
+tree.pb in their place, holding bundle-protobuf's messages; ``bundle_pb`` reads them into the objects the
+JSON files would hold, so both formats take the same path from there on.
 
 The bundle is untrusted: paths are checked before anything is read, sizes are capped (``limits``), and
 nothing in it is ever executed.
@@ -19,10 +24,13 @@ import json
 import os
 import stat
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
+from . import bundle_pb
 from .attributes import Attributes, decode_attributes
 from .errors import BundleError
 from .limits import (
@@ -42,6 +50,7 @@ from .limits import (
 BUNDLE_JSON = "bundle.json"
 ROOT = "root"
 PIPELINE_OP = "pipeline"
+FORMATS = ("json", "protobuf")
 
 
 @dataclass(frozen=True)
@@ -313,13 +322,35 @@ def _split(raw: Any, where: str) -> Split:
 def parse_tree(data: bytes, path: str, budget: list[int]) -> Tree:
     """tree.json: one node per line in pre-order (node, left subtree, right subtree).
 
-    Rebuilt with an explicit stack, so a deep or malicious tree cannot exhaust Python's recursion.
     ``budget`` holds the tree nodes the whole bundle may still have.
     """
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise BundleError(f"{path}: not UTF-8: {e}") from None
+
+    def lines() -> Iterator[tuple[str, Callable[[], Any]]]:
+        for line_no, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                where = f"{path}: line {line_no}"
+                yield where, partial(_parse_json, line.encode(), where)
+
+    return build_tree(lines(), path, budget)
+
+
+def parse_tree_pb(data: bytes, path: str, budget: list[int]) -> Tree:
+    """tree.pb: the same pre-order nodes as tree.json, each a length-prefixed protobuf message."""
+    records = ((where, partial(bundle_pb.tree_node, record, where))
+               for where, record in bundle_pb.tree_records(data, path))
+    return build_tree(records, path, budget)
+
+
+def build_tree(entries: Iterable[tuple[str, Callable[[], Any]]], path: str, budget: list[int]) -> Tree:
+    """Rebuild a tree from its nodes in pre-order, each given as (how errors name it, a function that
+    decodes it into tree.json's object form). Decoding is deferred so the size limits are checked first.
+
+    Rebuilt with an explicit stack, so a deep or malicious tree cannot exhaust Python's recursion.
+    """
     splits: list[Split | None] = []
     values: list[tuple[float, ...]] = []
     left: list[int] = []
@@ -327,10 +358,7 @@ def parse_tree(data: bytes, path: str, budget: list[int]) -> Tree:
     open_nodes: list[int] = []  # internal nodes still waiting for a child
     depth = 0
     done = False
-    for line_no, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}: line {line_no}"
+    for where, decode in entries:
         if done:
             raise BundleError(f"{where}: data after the end of the tree")
         if len(splits) >= MAX_TREE_NODES:
@@ -338,7 +366,7 @@ def parse_tree(data: bytes, path: str, budget: list[int]) -> Tree:
         budget[0] -= 1
         if budget[0] < 0:
             raise BundleError(f"{path}: the bundle's trees exceed {MAX_TOTAL_TREE_NODES} nodes in total")
-        raw = _parse_json(line.encode(), where)
+        raw = decode()
         if not isinstance(raw, dict):
             raise BundleError(f"{where}: expected a JSON object")
         index = len(splits)
@@ -384,16 +412,16 @@ class _Reader:
     source: _Source
     stages: int = 0
     tree_budget: list[int] = field(default_factory=lambda: [MAX_TOTAL_TREE_NODES])
+    protobuf: bool = False  # set from bundle.json: node.pb, model.pb, tree.pb instead of .json
 
     def read_info(self) -> BundleInfo:
         if not self.source.exists(BUNDLE_JSON):
             raise BundleError(f"{BUNDLE_JSON}: missing at the bundle's top level")
         raw = _object(self.source.read(BUNDLE_JSON), BUNDLE_JSON)
         fmt = _text(raw, "format", BUNDLE_JSON)
-        if fmt == "protobuf":
-            raise BundleError(f"{BUNDLE_JSON}: protobuf bundles are not supported (write the bundle as json)")
-        if fmt != "json":
+        if fmt not in FORMATS:
             raise BundleError(f"{BUNDLE_JSON}: unknown format {fmt!r}")
+        self.protobuf = fmt == "protobuf"
         return BundleInfo(
             uid=_text(raw, "uid", BUNDLE_JSON, ""),
             name=_text(raw, "name", BUNDLE_JSON, ""),
@@ -402,26 +430,34 @@ class _Reader:
             timestamp=_text(raw, "timestamp", BUNDLE_JSON, ""),
         )
 
+    def _file(self, folder: str, base: str) -> str:
+        return f"{folder}/{base}.{'pb' if self.protobuf else 'json'}"
+
+    def _read_object(self, path: str, decode_pb: Callable[[bytes, str], dict[str, Any]]) -> dict[str, Any]:
+        data = self.source.read(path)
+        return decode_pb(data, path) if self.protobuf else _object(data, path)
+
     def read_model(self, folder: str) -> tuple[str, Attributes]:
-        path = f"{folder}/model.json"
-        raw = _object(self.source.read(path), path)
+        path = self._file(folder, "model")
+        raw = self._read_object(path, bundle_pb.read_model)
         op = raw.get("op")
         if not isinstance(op, str) or not op or len(op) > MAX_NAME_LENGTH:
             raise BundleError(f"{path}: invalid 'op' {op!r:.60}")
         return op, decode_attributes(raw.get("attributes"), path)
 
     def read_tree(self, folder: str) -> Tree | None:
-        path = f"{folder}/tree.json"
+        path = self._file(folder, "tree")
         if not self.source.exists(path):
             return None
-        return parse_tree(self.source.read(path), path, self.tree_budget)
+        parse = parse_tree_pb if self.protobuf else parse_tree
+        return parse(self.source.read(path), path, self.tree_budget)
 
     def read_node(self, folder: str, depth: int) -> Node:
         self.stages += 1
         if self.stages > MAX_STAGES:
             raise BundleError(f"{folder}: the bundle has more than {MAX_STAGES} stages")
-        node_path = f"{folder}/node.json"
-        raw = _object(self.source.read(node_path), node_path)
+        node_path = self._file(folder, "node")
+        raw = self._read_object(node_path, bundle_pb.read_node)
         name = _text(raw, "name", node_path)
         shape = raw.get("shape", {})
         if not isinstance(shape, dict):

@@ -14,3 +14,13 @@ class BundleError(ValueError):
 class TransformError(ValueError):
     """A row cannot be scored, e.g. a missing column, a null or non-numeric value, or an unseen label
     under ``handle_invalid="error"``. The message names the row, the stage and the column."""
+
+
+class RowError(TransformError):
+    """A bad row found by a columnar step: ``index`` is its position in the chunk the step was given
+    (the columnar runner turns it into the row's position in the caller's columns)."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(message)
+        self.index = index
+        self.message = message

@@ -6,6 +6,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from .batch import Scored
 from .bundle import PIPELINE_OP, BundleInfo, Node, read_bundle
 from .ops import Stage, load_stage
 from .plan import Plan
@@ -47,6 +48,21 @@ class MleapModel:
         if isinstance(select, str):
             raise TypeError("select must be a list of column names, not a string")
         return self._plan.runner(select).run(rows)
+
+    def transform_columns(self, columns: Mapping[str, Any], select: Sequence[str] | None = None) -> Scored:
+        """Score a batch held as columns: ``{column: values}`` with one value per row (numpy arrays, or
+        sequences; strings as ``str``/``None``). Returns the columns the pipeline produces (the
+        ``select``ed ones when given) as numpy arrays: doubles as float64, vectors as 2-D float64, strings
+        as object arrays; ``Scored.index`` says which input row each output row belongs to (rows dropped
+        by ``handle_invalid="skip"`` are missing).
+
+        Gives exactly what ``transform`` gives row by row. A bad value raises ``TransformError`` naming
+        the row, stage and column; when several rows are bad, the one reported is the first bad row of
+        the first stage that meets one (``transform`` reports the first bad row).
+        """
+        if isinstance(select, str):
+            raise TypeError("select must be a list of column names, not a string")
+        return self._plan.batch_runner(select).run(columns)
 
     def __repr__(self) -> str:
         return (f"MleapModel(name={self.info.name!r}, version={self.info.version!r}, "

@@ -8,41 +8,23 @@ steps the selected columns depend on (plus any step that may drop rows, so row c
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .batch import BatchRunner, row_step_over_columns
 from .errors import BundleError, TransformError
-from .ops.base import ColumnInfo, ColumnKind, Stage, Step
+from .ops.base import BatchStep, ColumnInfo, ColumnKind, Stage, Step
+from .values import not_a_string, to_double
 
 
 @dataclass(frozen=True)
 class PlanStep:
     stage: Stage
     step: Step
+    batch: BatchStep  # the same over columns
     inputs: tuple[str, ...]  # columns read
     outputs: tuple[str, ...]  # columns written
-
-
-def _to_double(value: Any, column: str) -> float:
-    """Slow path of the input check: anything that is not already a float."""
-    if type(value) is int:  # the common case, without the slower ABC check below
-        try:
-            return float(value)
-        except OverflowError:
-            raise TransformError(f"column {column!r}: {value} is too large for a double") from None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        found = "null" if value is None else type(value).__name__
-        raise TransformError(f"column {column!r} must be a number, found {found}")
-    try:
-        return float(value)
-    except OverflowError:
-        raise TransformError(f"column {column!r}: {value} is too large for a double") from None
-
-
-def _not_a_string(value: Any, column: str) -> TransformError:
-    return TransformError(f"column {column!r} must be a string or null, found {type(value).__name__}")
 
 
 @dataclass(frozen=True)
@@ -65,13 +47,13 @@ class Runner:
                 for column, slot in doubles:
                     v = row[column]
                     if type(v) is not float:
-                        v = _to_double(v, column)
+                        v = to_double(v, column)
                     vals[slot] = v
                 for column, slot in strings:
                     v = row[column]
                     if v is not None and type(v) is not str:
                         if not isinstance(v, str):
-                            raise _not_a_string(v, column)
+                            raise not_a_string(v, column)
                         v = str(v)
                     vals[slot] = v
             except KeyError as e:
@@ -108,6 +90,7 @@ class Plan:
             self._add(stage)
         self.output_columns = [c for s in self.steps for c in s.outputs]
         self._runners: dict[tuple[str, ...] | None, Runner] = {None: self._runner(None)}
+        self._batch_runners: dict[tuple[str, ...] | None, BatchRunner] = {}
 
     def _slot(self, column: str) -> int:
         slot = self.slots[column] = len(self.slots)
@@ -152,41 +135,69 @@ class Plan:
                                   f"already exists ({source})")
             out_slots.append(self._slot(column))
         compiled = stage.compile(in_slots, in_infos, out_slots)
+        # Slots are numbered as columns appear, so this stage's are all below the next free one.
+        rowwise = row_step_over_columns(compiled.step, in_slots, out_slots, compiled.outputs, len(self.slots))
+        batch = stage.compile_batch(in_slots, in_infos, out_slots, rowwise)
         for out, info in zip(stage.outputs, compiled.outputs, strict=True):
             self.infos[out.column] = info
             self.produced_by[out.column] = stage
-        self.steps.append(PlanStep(stage, compiled.step, tuple(p.column for p in stage.inputs),
+        self.steps.append(PlanStep(stage, compiled.step, batch, tuple(p.column for p in stage.inputs),
                                    tuple(p.column for p in stage.outputs)))
 
-    def _runner(self, select: tuple[str, ...] | None) -> Runner:
+    def _select(self, select: tuple[str, ...] | None) -> tuple[list[PlanStep], list[str]]:
+        """The steps a selection needs, in order, and the columns it returns."""
         if select is None:
-            kept = self.steps
-            outputs = self.output_columns
-        else:
-            unknown = [c for c in select if c not in self.produced_by]
-            if unknown:
-                raise ValueError(f"select names columns the pipeline does not produce: {unknown} "
-                                 f"(it produces {self.output_columns})")
-            outputs = list(dict.fromkeys(select))
-            needed = set(outputs)
-            kept = []
-            for step in reversed(self.steps):
-                if step.stage.filters or needed.intersection(step.outputs):
-                    kept.append(step)
-                    needed.update(step.inputs)
-            kept.reverse()
+            return self.steps, self.output_columns
+        unknown = [c for c in select if c not in self.produced_by]
+        if unknown:
+            raise ValueError(f"select names columns the pipeline does not produce: {unknown} "
+                             f"(it produces {self.output_columns})")
+        outputs = list(dict.fromkeys(select))
+        needed = set(outputs)
+        kept = []
+        for step in reversed(self.steps):
+            if step.stage.filters or needed.intersection(step.outputs):
+                kept.append(step)
+                needed.update(step.inputs)
+        kept.reverse()
+        return kept, outputs
+
+    def _external(self, kept: list[PlanStep]) -> list[tuple[str, int, ColumnKind]]:
         read = {c for s in kept for c in s.inputs}
+        return [(c, self.slots[c], k) for c, k in self.external.items() if c in read]
 
-        def external(kind: str) -> tuple[tuple[str, int], ...]:
-            return tuple((c, self.slots[c]) for c, k in self.external.items() if k == kind and c in read)
-
+    def _runner(self, select: tuple[str, ...] | None) -> Runner:
+        kept, outputs = self._select(select)
+        external = self._external(kept)
         return Runner(
             slot_count=len(self.slots),
-            doubles=external("double"),
-            strings=external("string"),
+            doubles=tuple((c, slot) for c, slot, k in external if k == "double"),
+            strings=tuple((c, slot) for c, slot, k in external if k == "string"),
             steps=tuple(s.step for s in kept),
             outputs=tuple((c, self.slots[c]) for c in outputs),
         )
+
+    def batch_runner(self, select: Sequence[str] | None) -> BatchRunner:
+        key = None if select is None else tuple(select)
+        runner = self._batch_runners.get(key)
+        if runner is None:
+            kept, outputs = self._select(key)
+            external = self._external(kept)
+            # Stages that check their own string inputs spare the columnar path a check of every value,
+            # unless a stage may drop rows: the row path refuses a bad value even in a row it drops.
+            filters = any(s.stage.filters for s in kept)
+            checked = {c for s in kept if filters or not s.stage.checks_strings for c in s.inputs}
+            runner = BatchRunner(
+                slot_count=len(self.slots),
+                # Doubles first, as the row path checks them, so both report the same bad value first.
+                inputs=tuple((c, slot, k, c in checked)
+                             for c, slot, k in sorted(external, key=lambda e: e[2] != "double")),
+                steps=tuple(s.batch for s in kept),
+                outputs=tuple((c, self.slots[c]) for c in outputs),
+            )
+            if len(self._batch_runners) < 64:
+                self._batch_runners[key] = runner
+        return runner
 
     def runner(self, select: Sequence[str] | None) -> Runner:
         key = None if select is None else tuple(select)

@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from daystosell_service.api.schemas import MAX_ADVERTS_PER_REQUEST
+from daystosell_service.api.scorer import COLUMNAR_FROM
 from daystosell_service.app import MAX_BODY_BYTES, create_app
 from daystosell_service.mleap import load_bundle
 
@@ -72,7 +73,16 @@ def test_prediction_equals_the_runtime_scoring_the_advert_directly(
     ]
 
 
-def test_batch_of_the_maximum_size_is_scored_row_by_row(client: TestClient[Litestar]) -> None:
+def test_large_batches_score_exactly_as_adverts_sent_one_by_one(client: TestClient[Litestar]) -> None:
+    # From COLUMNAR_FROM adverts the scorer takes the runtime's columnar path; one advert, the row path.
+    adverts = [advert(advert_id=f"ad-{i}", mileage=float(i * 1013), registration_year=1995 + i % 28,
+                      postcode_area=["ZE", "AB", "Nowhere"][i % 3]) for i in range(3 * COLUMNAR_FROM)]
+    batch = client.post(PREDICT, json={"adverts": adverts}).json()["predictions"]
+    singles = [client.post(PREDICT, json={"adverts": [a]}).json()["predictions"][0] for a in adverts]
+    assert [p["days_to_sell"] for p in batch] == [p["days_to_sell"] for p in singles]
+
+
+def test_batch_of_the_maximum_size_is_scored_in_order(client: TestClient[Litestar]) -> None:
     makes = [*LABELS["make"], "Skoda"]
     adverts = [
         advert(
@@ -250,8 +260,9 @@ def test_no_value_in_any_field_causes_a_server_error(client: TestClient[Litestar
             assert response.json()["errors"][0]["field"] == f"adverts[0].{field}"
 
 
+@pytest.mark.parametrize("size", [2, COLUMNAR_FROM + 1])
 @pytest.mark.parametrize("handle_invalid", ["error", "skip"])
-def test_an_advert_the_model_refuses_is_a_422_not_a_500(tmp_path: Path, handle_invalid: str) -> None:
+def test_an_advert_the_model_refuses_is_a_422_not_a_500(tmp_path: Path, handle_invalid: str, size: int) -> None:
     indexer = bw.string_indexer("make_indexer", "make", "make_index", LABELS["make"], handle_invalid)
     bundle = write_bundle(
         tmp_path / "bundle", bw.pipeline("pipeline", indexer, *regression(["make_index"], [2.0], 1.0))
@@ -259,7 +270,7 @@ def test_an_advert_the_model_refuses_is_a_422_not_a_500(tmp_path: Path, handle_i
 
     with TestClient(create_app(bundle)) as client:
         known = client.post(PREDICT, json={"adverts": [advert(make="BMW")]})
-        unknown = client.post(PREDICT, json={"adverts": [advert(make="BMW"), advert(make="Trabant")]})
+        unknown = client.post(PREDICT, json={"adverts": [advert(make="BMW")] * (size - 1) + [advert(make="Trabant")]})
 
     assert known.status_code == 200
     assert known.json()["predictions"][0]["days_to_sell"] == 1.0 + 2.0 * LABELS["make"].index("BMW")

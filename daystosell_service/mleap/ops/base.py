@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from ..bundle import Node
 from ..errors import BundleError, TransformError
 
@@ -24,6 +26,9 @@ VectorForm = Literal["dense", "sparse", "compressed"]
 
 # A compiled stage: reads/writes the row's slots; returns True to drop the row (handle_invalid="skip").
 Step = Callable[[list[Any]], bool | None]
+# The same over a chunk of rows held as columns, given the chunk's row count (see ``batch``): returns
+# None, or a boolean mask of the rows to keep.
+BatchStep = Callable[[list[Any], int], "np.ndarray | None"]
 
 
 Slots = Sequence[int]
@@ -66,6 +71,9 @@ class Stage(ABC):
     # True when the stage may drop rows (handle_invalid="skip"), so it must run even when none of
     # its outputs is selected.
     filters: bool = False
+    # True when the stage's batch step refuses non-string values of its string inputs itself, so the
+    # columnar path need not check columns only such stages read (a per-value check otherwise).
+    checks_strings: bool = False
 
     def __init__(self, node: Node) -> None:
         self.node = node
@@ -78,6 +86,12 @@ class Stage(ABC):
     def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
         """Build the step. ``slots``/``infos`` are aligned with ``self.inputs``, ``out_slots`` with
         ``self.outputs``. Raise ``self.error(...)`` for inputs that make the stage unusable."""
+
+    def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
+        """The step over columns (see ``batch``). ``rowwise`` runs the row step on each row: the default,
+        and the fallback of a vectorised step for columns it does not handle. A vectorised step must give
+        exactly what the row step gives, errors included."""
+        return rowwise
 
     # -- helpers --------------------------------------------------------------------------------------
 
@@ -146,3 +160,9 @@ def single_io(node: Node, in_kind: ColumnKind, in_port: str = "input",
               out_port: str = "output") -> tuple[list[Input], list[Output]]:
     check_ports(node, [in_port], [out_port])
     return [Input(in_port, node.inputs[in_port], in_kind)], [Output(out_port, node.outputs[out_port])]
+
+
+def row_order(bad: Sequence[list[int]]) -> list[tuple[int, int]]:
+    """``(row, k)`` for every flagged row of every column ``k``, in the order the row path meets them
+    (row by row, columns in port order), so a vectorised step reports the error the row path would."""
+    return sorted((i, k) for k, rows in enumerate(bad) for i in rows)

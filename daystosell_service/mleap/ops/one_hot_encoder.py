@@ -18,9 +18,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..bundle import Node
+from ..columns import OneHotColumn
+from ..errors import RowError, TransformError
 from ..limits import MAX_VECTOR_SIZE
-from .base import ColumnInfo, Compiled, Infos, Input, Output, Slots, Stage, numbered_ports
+from .base import BatchStep, ColumnInfo, Compiled, Infos, Input, Output, Slots, Stage, numbered_ports, row_order
 from .registry import register
 
 _INT_MIN, _INT_MAX = -(1 << 31), (1 << 31) - 1
@@ -101,3 +105,28 @@ class OneHotEncoder(Stage):
                 vals[out] = vector
 
         return Compiled(step, [ColumnInfo("vector", vs, "sparse") for vs in self.vector_sizes])
+
+    def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
+        columns = list(zip(slots, out_slots, self.sizes, self.vector_sizes, self.inputs, strict=True))
+
+        def step(cols: list[Any], n: int) -> None:
+            indexes: list[np.ndarray] = []
+            misses: list[list[int]] = []
+            for slot, _, size, _, _ in columns:
+                label = cols[slot]
+                with np.errstate(invalid="ignore"):  # NaN and huge labels cast to garbage, caught below
+                    index = label.astype(np.int64)
+                # Equal after the round trip: integral and in range (NaN never equals).
+                valid = (index == label) & (index >= 0) & (index < size)
+                indexes.append(index)
+                misses.append([] if valid.all() else np.flatnonzero(~valid).tolist())
+            for i, k in row_order(misses):
+                slot, _, size, _, column = columns[k]
+                try:
+                    indexes[k][i] = self._invalid_index(float(cols[slot][i]), size, column.column)
+                except TransformError as e:
+                    raise RowError(i, str(e)) from None
+            for (_, out, _, vector_size, _), index in zip(columns, indexes, strict=True):
+                cols[out] = OneHotColumn(index, vector_size)
+
+        return step

@@ -29,6 +29,6 @@ def load_stage(node: Node) -> Stage:
     cls = _REGISTRY.get(node.op)
     if cls is None:
         supported = ", ".join(["pipeline", *supported_ops()])
-        raise BundleError(f"{node.path}/model.json: stage {node.name!r} uses op {node.op!r}, which this "
+        raise BundleError(f"{node.path}: stage {node.name!r} uses op {node.op!r}, which this "
                           f"runtime does not support (supported: {supported})")
     return cls(node)

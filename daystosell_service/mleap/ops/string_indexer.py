@@ -8,12 +8,19 @@ When a label appears twice in the list, the last index wins, as in MLeap's and S
 
 from __future__ import annotations
 
+import math
+from itertools import repeat
 from typing import Any
 
+import numpy as np
+
 from ..bundle import Node
+from ..errors import RowError
 from ..limits import MAX_VECTOR_SIZE
+from ..values import not_a_string
 from .base import (
     DOUBLE,
+    BatchStep,
     Compiled,
     Infos,
     Input,
@@ -22,6 +29,7 @@ from .base import (
     Stage,
     handle_invalid,
     numbered_ports,
+    row_order,
 )
 from .registry import register
 
@@ -39,6 +47,8 @@ def labels_of(node: Node) -> list[list[str]]:
 
 @register("string_indexer")
 class StringIndexer(Stage):
+    checks_strings = True
+
     def __init__(self, node: Node) -> None:
         super().__init__(node)
         self.mode = handle_invalid(node)
@@ -97,3 +107,39 @@ class StringIndexer(Stage):
                 return None
 
         return Compiled(step, [DOUBLE] * len(columns))
+
+    def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
+        columns = [(slot, out, index.get, unseen, column.column)
+                   for slot, out, index, unseen, column
+                   in zip(slots, out_slots, self.indexes, self.unseen, self.inputs, strict=True)]
+        mode = self.mode
+
+        def step(cols: list[Any], n: int) -> np.ndarray | None:
+            # NaN marks a miss: no index is NaN, and the check is then one vectorised pass.
+            found = [np.fromiter(map(get, cols[slot].tolist(), repeat(math.nan, n)), dtype=np.float64, count=n)
+                     for slot, _, get, _, _ in columns]
+            missed = [np.isnan(f) for f in found]
+            misses = [np.flatnonzero(m).tolist() if m.any() else [] for m in missed]
+            keep: np.ndarray | None = None
+            for i, k in row_order(misses):
+                slot, _, _, unseen, column = columns[k]
+                value = cols[slot][i]
+                if value is not None and not isinstance(value, str):
+                    raise RowError(i, str(not_a_string(value, column)))
+                if keep is not None and not keep[i]:
+                    continue  # dropped by an earlier column: the row path never reads the rest
+                if mode == "keep":
+                    found[k][i] = unseen
+                elif mode == "skip":
+                    if keep is None:
+                        keep = np.ones(n, dtype=bool)
+                    keep[i] = False
+                else:
+                    what = "null value" if value is None else f"unseen label {value!r}"
+                    raise RowError(i, str(self.row_error(
+                        f"column {column!r}: {what} (handle_invalid is 'error'; 'keep' would give {unseen})")))
+            for (_, out, _, _, _), f in zip(columns, found, strict=True):
+                cols[out] = f  # a dropped row keeps its NaN placeholder until the plan removes it
+            return keep
+
+        return step

@@ -67,9 +67,9 @@ class _TreeClassifier(Stage):
         trees: list[Tree] = []
         for model in self.node.trees:
             if model.op != self.tree_op:
-                raise self.error(f"{model.path}/model.json: expected op {self.tree_op!r}, found {model.op!r}")
+                raise self.error(f"{model.path}: expected op {self.tree_op!r}, found {model.op!r}")
             if model.tree is None:
-                raise self.error(f"{model.path}/tree.json is missing")
+                raise self.error(f"{model.path}: its tree file (tree.json or tree.pb) is missing")
             trees.append(model.tree)
         weights = self.node.attributes.double_list("tree_weights")
         if len(weights) != len(trees):
@@ -144,7 +144,7 @@ class DecisionTreeClassification(_TreeClassifier):
 
     def load_trees(self) -> list[Tree]:
         if self.node.tree is None:
-            raise self.error(f"{self.node.path}/tree.json is missing")
+            raise self.error(f"{self.node.path}: its tree file (tree.json or tree.pb) is missing")
         return [self.node.tree]
 
     def __init__(self, node: Node) -> None:

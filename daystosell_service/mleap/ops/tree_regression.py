@@ -12,11 +12,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .. import blas
+import numpy as np
+
+from .. import blas, kernels
 from ..bundle import Node, Tree
-from .base import DOUBLE, Compiled, Infos, Slots, Stage, single_io
+from ..errors import RowError
+from .base import DOUBLE, BatchStep, Compiled, Infos, Slots, Stage, single_io
 from .registry import register
-from .trees import FlatTrees, Generated, compile_fused_dot, compile_leaves, features_needed, flatten, walk
+from .trees import (
+    FlatTrees,
+    Generated,
+    compile_fused_dot,
+    compile_leaves,
+    features_needed,
+    flatten,
+    tree_arrays,
+    walk,
+)
 
 TREE_OP = "decision_tree_regression"
 
@@ -73,18 +85,43 @@ class _TreeStage(Stage):
 
         return Compiled(step, [DOUBLE])
 
+    def combine_rows(self) -> Callable[[np.ndarray], np.ndarray]:
+        """The columnar ``combine``: ``(rows, trees)`` leaf indices -> predictions (see ``kernels``)."""
+        raise NotImplementedError
+
+    def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
+        need = self.flat.max_feature + 1
+        slot, out = slots[0], out_slots[0]
+        find, combine = tree_arrays(self.flat).leaves, self.combine_rows()
+
+        def step(cols: list[Any], n: int) -> None:
+            x = cols[slot]
+            if x.dtype == object:  # vectors of differing lengths
+                rowwise(cols, n)
+                return
+            if n and x.shape[1] < need:
+                raise RowError(0, str(self.row_error(f"{x.shape[1]} features, but the trees read feature "
+                                                     f"{need - 1}")))
+            cols[out] = combine(find(np.ascontiguousarray(x, dtype=np.float64)))
+
+        return step
+
 
 @register("decision_tree_regression")
 class DecisionTreeRegression(_TreeStage):
     def __init__(self, node: Node) -> None:
         super().__init__(node)
         if node.tree is None:
-            raise self.error(f"{node.path}/tree.json is missing")
+            raise self.error(f"{node.path}: its tree file (tree.json or tree.pb) is missing")
         self._set_trees([node.tree])
 
     def combine(self) -> Callable[[list[int]], float]:
         values = self.flat.leaf_values
         return lambda leaves: values[leaves[0]]
+
+    def combine_rows(self) -> Callable[[np.ndarray], np.ndarray]:
+        values = np.array(self.flat.leaf_values, dtype=np.float64)
+        return lambda leaves: values[leaves[:, 0]]
 
 
 class _Ensemble(_TreeStage):
@@ -95,9 +132,9 @@ class _Ensemble(_TreeStage):
         trees: list[Tree] = []
         for model in node.trees:
             if model.op != TREE_OP:
-                raise self.error(f"{model.path}/model.json: expected op {TREE_OP!r}, found {model.op!r}")
+                raise self.error(f"{model.path}: expected op {TREE_OP!r}, found {model.op!r}")
             if model.tree is None:
-                raise self.error(f"{model.path}/tree.json is missing")
+                raise self.error(f"{model.path}: its tree file (tree.json or tree.pb) is missing")
             trees.append(model.tree)
         self._set_trees(trees)
 
@@ -115,6 +152,10 @@ class RandomForestRegression(_Ensemble):
             return total / count
 
         return mean
+
+    def combine_rows(self) -> Callable[[np.ndarray], np.ndarray]:
+        values = np.array(self.flat.leaf_values, dtype=np.float64)
+        return lambda leaves: kernels.forest_mean(leaves, values)
 
 
 @register("gbt_regression")
@@ -141,3 +182,7 @@ class GBTRegression(_Ensemble):
     def compiled(self) -> Generated | None:
         hi, lo = self.products()
         return compile_fused_dot(self.flat, hi, lo)
+
+    def combine_rows(self) -> Callable[[np.ndarray], np.ndarray]:
+        hi, lo = (np.array(v, dtype=np.float64) for v in self.products())
+        return lambda leaves: kernels.fused_dot(leaves, hi, lo)

@@ -19,7 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..bundle import Tree
+from ..columns import Scratch
 
 TreeNode = tuple[int, "float | frozenset[float]", int, int, bool]
 
@@ -271,3 +274,110 @@ def compile_fused_dot(flat: FlatTrees, hi: Sequence[float], lo: Sequence[float])
     lines.append("        return _plain([" + ", ".join(f"h{k}" for k in range(n)) + "])")
     lines.append("    return total")
     return src.compile("fused_dot")
+
+
+# -- arrays, for the columnar path's compiled walks (see ``kernels``) ------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeArrays:
+    roots: Any
+    feature: Any
+    threshold: Any
+    children: Any  # 2 per node: where the test sends a row when it holds, then when it does not
+    cat_start: Any  # -1 for a continuous split
+    cat_end: Any
+    categories: Any
+
+    @classmethod
+    def of(cls, flat: FlatTrees) -> TreeArrays:
+        count = len(flat.nodes)
+        feature = np.zeros(count, dtype=np.int64)
+        threshold = np.zeros(count, dtype=np.float64)
+        children = np.zeros(2 * count, dtype=np.int64)
+        cat_start = np.full(count, -1, dtype=np.int64)
+        cat_end = np.full(count, -1, dtype=np.int64)
+        categories: list[float] = []
+        for i, (f, test, left, right, categorical) in enumerate(flat.nodes):
+            feature[i] = f
+            children[2 * i], children[2 * i + 1] = left, right
+            if categorical:
+                assert isinstance(test, frozenset)
+                cat_start[i] = len(categories)
+                categories.extend(sorted(test))
+                cat_end[i] = len(categories)
+            else:
+                assert isinstance(test, float)
+                threshold[i] = test
+        return cls(np.array(flat.roots, dtype=np.int64), feature, threshold, children, cat_start, cat_end,
+                   np.array(categories, dtype=np.float64))
+
+    def leaves(self, x: Any) -> Any:
+        from .. import kernels
+
+        return kernels.general_leaves(x, self.roots, self.feature, self.threshold, self.children, self.cat_start,
+                                      self.cat_end, self.categories)
+
+
+MAX_PERFECT_DEPTH = 10  # deeper trees keep the node-table walk: a complete layout doubles per level
+
+
+@dataclass(frozen=True)
+class PerfectTrees:
+    """Trees laid out complete to the deepest tree's depth: node ``i`` of tree ``t`` at ``[t, i]``, its
+    children at ``2i + 1`` and ``2i + 2``. Every test is ``low <= x <= high``, sending the row left when
+    it holds: a continuous split is ``-inf <= x <= threshold``, a categorical split on one category ``c``
+    is ``c <= x <= c`` (NaN fails both, and goes right, as in the node-table walk). Below a leaf shallower
+    than the deepest, filler nodes send every row on to copies of the leaf. Trees whose categorical
+    splits list several categories keep the node table."""
+
+    depth: int
+    feature: Any  # (trees, 2**depth - 1)
+    low: Any
+    high: Any
+    leaf: Any  # (trees, 2**depth): the leaf index reached at each bottom position
+    scratch: Scratch = field(default_factory=Scratch)
+
+    @classmethod
+    def of(cls, flat: FlatTrees) -> PerfectTrees | None:
+        deepest = depth(flat)
+        if deepest > MAX_PERFECT_DEPTH or any(n[4] and len(n[1]) > 1 for n in flat.nodes):  # type: ignore[arg-type]
+            return None
+        inner = (1 << deepest) - 1
+        shape = (len(flat.roots), inner)
+        feature = np.zeros(shape, dtype=np.int64)
+        low = np.full(shape, -math.inf)
+        high = np.full(shape, math.inf)
+        leaf = np.zeros((len(flat.roots), inner + 1), dtype=np.int64)
+        for t, root in enumerate(flat.roots):
+            stack = [(root, 0, 0)]  # (reference, position, level)
+            while stack:
+                ref, position, level = stack.pop()
+                if ref < 0:
+                    span = 1 << (deepest - level)
+                    first = ((position + 1) << (deepest - level)) - 1 - inner
+                    leaf[t, first:first + span] = ~ref
+                    continue
+                f, test, left, right, categorical = flat.nodes[ref]
+                feature[t, position] = f
+                if not categorical:
+                    high[t, position] = test
+                elif test:
+                    (category,) = test  # type: ignore[misc]
+                    low[t, position] = high[t, position] = category
+                else:  # no category: the test never holds
+                    low[t, position], high[t, position] = math.inf, -math.inf
+                stack.append((left, 2 * position + 1, level + 1))
+                stack.append((right, 2 * position + 2, level + 1))
+        return cls(deepest, feature, low, high, leaf)
+
+    def leaves(self, x: Any) -> Any:
+        from .. import kernels
+
+        out = self.scratch.get((x.shape[0], self.feature.shape[0]), np.int64)
+        return kernels.perfect_leaves(x, self.depth, self.feature, self.low, self.high, self.leaf, out)
+
+
+def tree_arrays(flat: FlatTrees) -> PerfectTrees | TreeArrays:
+    """The fastest layout these trees allow; ``.leaves(x)`` gives ``(rows, trees)`` leaf indices."""
+    return PerfectTrees.of(flat) or TreeArrays.of(flat)

@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..bundle import Node
+from ..columns import OneHotColumn, Scratch
 from ..limits import MAX_VECTOR_SIZE
-from .base import ColumnInfo, Compiled, Infos, Input, Output, Slots, Stage, check_ports, numbered_ports
+from .base import BatchStep, ColumnInfo, Compiled, Infos, Input, Output, Slots, Stage, check_ports, numbered_ports
 from .registry import register
 
 
@@ -74,3 +75,38 @@ class VectorAssembler(Stage):
                 vals[out] = vector
 
         return Compiled(step, [ColumnInfo("vector", total, "compressed")])
+
+    def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
+        sizes = [1 if info.kind == "double" else info.size for info in infos]
+        if any(size is None for size in sizes):
+            return rowwise
+        total = sum(size for size in sizes if size is not None)
+        out = out_slots[0]
+        # (slot, first position, width, whether to turn -0.0 into 0.0 by adding 0.0 as the row step does)
+        parts = []
+        position = 0
+        for slot, info, size in zip(slots, infos, sizes, strict=True):
+            assert size is not None
+            parts.append((slot, position, size, info.kind == "double" or info.form == "dense"))
+            position += size
+
+        scratch = Scratch()
+
+        def step(cols: list[Any], n: int) -> None:
+            vector = scratch.get((n, total))
+            if any(isinstance(cols[slot], OneHotColumn) for slot, _, _, _ in parts):
+                vector.fill(0.0)
+            for slot, first, width, add_zero in parts:
+                x = cols[slot]
+                if isinstance(x, OneHotColumn) and x.width == width:
+                    x.scatter(vector, first)
+                elif x.ndim == 1 and width == 1:
+                    vector[:, first] = x + 0.0 if add_zero else x
+                elif x.ndim == 2 and x.shape[1] == width and x.dtype != object:
+                    vector[:, first:first + width] = x + 0.0 if add_zero else x
+                else:  # a vector of another length than declared: the row step builds what it can
+                    rowwise(cols, n)
+                    return
+            cols[out] = vector
+
+        return step

@@ -1,15 +1,18 @@
-"""Fixtures for the MLeap runtime's tests: write a bundle from Python values, then load it."""
+"""Fixtures for the MLeap runtime's tests: write a bundle from Python values, then load it (scoring
+through both the row and the columnar path, see ``both_paths``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from daystosell_service.mleap import MleapModel, load_bundle
 
 from . import bundle_writer as bw
+from .both_paths import BothPaths
 
 Build = Callable[..., MleapModel]
 
@@ -22,6 +25,7 @@ def build(tmp_path: Path) -> Build:
     def make(root: bw.Stage, *, as_zip: bool = False, **kwargs: object) -> MleapModel:
         counter[0] += 1
         dest = tmp_path / (f"bundle{counter[0]}.zip" if as_zip else f"bundle{counter[0]}")
-        return load_bundle(bw.write_bundle(dest, root, as_zip=as_zip, **kwargs))
+        model = load_bundle(bw.write_bundle(dest, root, as_zip=as_zip, **kwargs))
+        return cast(MleapModel, BothPaths(model))
 
     return make

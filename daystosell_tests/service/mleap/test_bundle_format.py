@@ -76,11 +76,6 @@ def test_a_single_stage_bundle_has_no_pipeline(build: Build) -> None:
     assert model.transform([{"x": 4.5}]) == [{"x": 4.5, "y": 9.0}]
 
 
-def test_protobuf_bundles_are_refused(build: Build) -> None:
-    with pytest.raises(BundleError, match=r"^bundle.json: protobuf bundles are not supported"):
-        build(car_pipeline(), fmt="protobuf")
-
-
 def test_an_unknown_format_is_refused(build: Build) -> None:
     with pytest.raises(BundleError, match=r"bundle.json: unknown format 'yaml'"):
         build(car_pipeline(), fmt="yaml")

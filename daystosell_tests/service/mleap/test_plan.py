@@ -27,7 +27,7 @@ def lr(features: str, coefficients: list[float], out: str = "prediction") -> bw.
 def test_an_unknown_op_fails_at_load_naming_op_and_stage(build: Build) -> None:
     root = bw.pipeline("p", bw.pipeline("inner", bw.Stage("pca_7", "pca", {}, {"input": "x"},
                                                           {"output": "y"})))
-    with pytest.raises(BundleError, match=r"^root/inner.node/pca_7.node/model.json: stage 'pca_7' uses op "
+    with pytest.raises(BundleError, match=r"^root/inner.node/pca_7.node: stage 'pca_7' uses op "
                                           r"'pca', which this runtime does not support"):
         build(root)
 

@@ -124,7 +124,7 @@ def test_decision_tree_walks_continuous_and_categorical_splits(build: Build, x0:
 
 def test_decision_tree_needs_its_tree_file(build: Build) -> None:
     stage = bw.Stage("dt", "decision_tree_regression", {}, {"features": "f"}, {"prediction": "y"})
-    with pytest.raises(BundleError, match=r"stage 'dt'.*root/dt.node/tree.json is missing"):
+    with pytest.raises(BundleError, match=r"root/dt.node: its tree file \(tree.json or tree.pb\) is missing"):
         build(assembled(stage, columns=["x0"]))
 
 
@@ -189,7 +189,7 @@ def test_gbt_needs_one_weight_per_tree(build: Build) -> None:
 def test_ensemble_trees_must_be_regression_trees(build: Build) -> None:
     root = ensemble("gbt_regression", [bw.leaf(1.0)], [1.0])
     root.children[1].tree_op = "decision_tree_classifier"
-    with pytest.raises(BundleError, match=r"root/gbt.node/tree0/model.json: expected op 'decision_tree_regression', "
+    with pytest.raises(BundleError, match=r"root/gbt.node/tree0: expected op 'decision_tree_regression', "
                                           r"found 'decision_tree_classifier'"):
         build(root)
 
