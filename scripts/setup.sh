@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything daystosell needs on a fresh Debian machine, and nothing twice:
-# Debian packages, the Python environment, MLeap's JVM runtime from Maven Central, and the
-# container base image. Each step records a stamp of its inputs and is skipped when they are unchanged.
+# Debian packages, the Python environment, the runtime's C kernels, MLeap's JVM runtime from Maven
+# Central, and the container base image. Each step records a stamp of its inputs and is skipped when they are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -15,7 +15,7 @@ stamp_set() { printf '%s' "$2" > "$STAMPS/$1"; }
 digest() { cat "$@" | sha256sum | cut -c1-16; }
 
 APT_PACKAGES=(
-  openjdk-17-jdk-headless maven curl ca-certificates
+  openjdk-17-jdk-headless maven curl ca-certificates gcc libc6-dev
   buildah podman skopeo runc docker-registry debootstrap uidmap
 )
 
@@ -49,6 +49,18 @@ install_python_env() {
   stamp_set python "$key"
 }
 
+build_kernels() {
+  local key
+  key=$(digest daystosell_service/mleap/kernels.c daystosell_service/mleap/build_kernels.py)
+  if stamp_ok kernels "$key" && [ -f daystosell_service/mleap/_kernels.so ]; then
+    log "Runtime kernels: up to date"
+    return
+  fi
+  log "Runtime kernels: compiling daystosell_service/mleap/kernels.c"
+  .venv/bin/python -m daystosell_service.mleap.build_kernels
+  stamp_set kernels "$key"
+}
+
 install_mleap_jvm() {
   local pom=daystosell_assets/mleap/jvm/pom.xml key
   key=$(digest "$pom" daystosell_assets/mleap/jvm/*.java)
@@ -75,6 +87,7 @@ install_base_image() {
 
 install_debian_packages
 install_python_env
+build_kernels
 install_mleap_jvm
 install_base_image
 log "ready"

@@ -4,7 +4,7 @@ context is small and the layer caches key on exactly the files that matter.
     dest/
       Containerfile        deploy/containers/service.Containerfile
       requirements.txt     pyproject.toml's [project].dependencies: the service's pinned deps
-      daystosell_service/  the service package, without __pycache__
+      daystosell_service/  the service package, without __pycache__, with its C kernels built
       model/               bundle.zip, golden.jsonl, model.json [, manifest.json]: the last layer
 """
 
@@ -16,6 +16,9 @@ import tomllib
 from pathlib import Path
 
 from daystosell_assets.release.errors import BuildContextError
+from daystosell_service.mleap.build_kernels import BuildError
+from daystosell_service.mleap.build_kernels import build as build_kernels
+from daystosell_service.mleap.kernels import LIBRARY as KERNELS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVICE_CONTAINERFILE = Path("deploy/containers/service.Containerfile")
@@ -72,7 +75,13 @@ def prepare_build_context(bundle_dir: Path, dest: Path, *, repo_root: Path = REP
         + "".join(f"{dep}\n" for dep in service_requirements(repo_root / "pyproject.toml"))
     )
     shutil.copytree(service, dest / "daystosell_service",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.so", "*.partial"))
+    # The runtime's C kernels, built here for the image: it carries the library, not a compiler.
+    try:
+        mleap = dest / "daystosell_service" / "mleap"
+        build_kernels(mleap / KERNELS.name, source=mleap / "kernels.c")
+    except BuildError as e:
+        raise BuildContextError(f"cannot build the runtime's kernels for the image: {e}") from e
     model = dest / "model"
     model.mkdir()
     for name in (*BUNDLE_FILES, *OPTIONAL_BUNDLE_FILES):

@@ -53,6 +53,10 @@ def test_build_context_holds_only_what_the_image_needs(release_bundle_dir: Path,
     assert sorted(p.name for p in (context / "model").iterdir()) == ["bundle.zip", "golden.jsonl", "model.json"]
     assert not list(context.rglob("__pycache__"))
     assert (context / "daystosell_service/__main__.py").is_file()
+    # The runtime's C kernels are built into the context (a shared library), never taken from the checkout.
+    library = context / "daystosell_service/mleap/_kernels.so"
+    assert library.read_bytes()[:4] == b"\x7fELF"
+    assert not list(context.rglob("*.partial"))
     requirements = [line for line in (context / "requirements.txt").read_text().splitlines()
                     if not line.startswith("#")]
     assert requirements == service_requirements(REPO_ROOT / "pyproject.toml")

@@ -288,6 +288,7 @@ class TreeArrays:
     cat_start: Any  # -1 for a continuous split
     cat_end: Any
     categories: Any
+    scratch: Scratch = field(default_factory=Scratch)
 
     @classmethod
     def of(cls, flat: FlatTrees) -> TreeArrays:
@@ -315,8 +316,9 @@ class TreeArrays:
     def leaves(self, x: Any) -> Any:
         from .. import kernels
 
+        out = self.scratch.get((x.shape[0], len(self.roots)), np.int64)
         return kernels.general_leaves(x, self.roots, self.feature, self.threshold, self.children, self.cat_start,
-                                      self.cat_end, self.categories)
+                                      self.cat_end, self.categories, out)
 
 
 MAX_PERFECT_DEPTH = 10  # deeper trees keep the node-table walk: a complete layout doubles per level

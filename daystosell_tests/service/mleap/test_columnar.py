@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from daystosell_service.mleap import MleapModel, TransformError, batch, load_bundle
+from daystosell_service.mleap import MleapModel, TransformError, batch, kernels, load_bundle
+from daystosell_service.mleap.build_kernels import BuildError, build
 from daystosell_service.mleap.ops.trees import PerfectTrees, TreeArrays, walk
 
 from . import bundle_writer as bw
@@ -228,3 +229,33 @@ def test_perfect_layout_pads_shallow_leaves_and_handles_special_values() -> None
     specials = [math.nan, math.inf, -math.inf, 0.0, -0.0, 5e-324, 1.0, 2.0, 3.0]
     x = np.array([[rng.choice(specials) for _ in range(6)] for _ in range(400)])
     assert np.array_equal(perfect.leaves(x), np.array([walk(flat, row) for row in x.tolist()]))
+
+
+def test_a_missing_kernel_library_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(kernels, "LIBRARY", tmp_path / "_kernels.so")
+    kernels._library.cache_clear()
+    try:
+        with pytest.raises(kernels.KernelsMissingError, match=r"is not built.*build_kernels"):
+            kernels.fused_dot(np.zeros((1, 1), dtype=np.int64), np.zeros(1), np.zeros(1))
+    finally:
+        monkeypatch.undo()
+        kernels._library.cache_clear()
+
+
+def test_kernel_builds_are_atomic_and_report_the_compilers_words(tmp_path: Path) -> None:
+    library = build(tmp_path / "k.so")
+    assert library.read_bytes()[:4] == b"\x7fELF"
+    broken = tmp_path / "broken.c"
+    broken.write_text("int x = ;\n")
+    with pytest.raises(BuildError, match=r"failed:\n.*broken\.c"):
+        build(library, source=broken)
+    assert library.read_bytes()[:4] == b"\x7fELF"  # the previous library is still there
+    assert not list(tmp_path.glob("*.partial"))
+
+
+def test_kernels_refuse_arrays_of_the_wrong_layout() -> None:
+    reached = np.zeros((4, 2), dtype=np.int64)
+    with pytest.raises(TypeError, match="C-contiguous float64"):
+        kernels.fused_dot(reached, np.zeros(3, dtype=np.float32), np.zeros(3))
+    with pytest.raises(TypeError, match="C-contiguous int64"):
+        kernels.fused_dot(np.zeros((2, 4), dtype=np.int64).T, np.zeros(3), np.zeros(3))
