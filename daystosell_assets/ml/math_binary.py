@@ -4,7 +4,8 @@ MLeap has no SQLTransformer, so arithmetic features (price position = asking pri
 vehicle age = listing year - registration year) need a stage that MLeap knows. MathBinary is
 that stage: ``output = op(a, b)`` in IEEE double arithmetic, exactly as MLeap's runtime computes
 it (division by zero gives ±inf or NaN, ``rem`` is C's fmod), which Spark SQL's own operators do
-not (ANSI mode raises on division by zero). The maths runs vectorised in a pandas UDF.
+not (ANSI mode raises on division by zero). The maths runs vectorised in an Arrow UDF
+(``arrow_math``): a NaN result (0/0, inf - inf) stays NaN, a null input gives null.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -22,6 +22,26 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from daystosell_assets.ml import arrow_math
+
+
+def _pow(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Math.pow``, whose special cases differ from C's: a NaN exponent gives NaN (even for a base
+    of 1), and so does a base of ±1 with an infinite exponent."""
+    result = np.power(a, b)
+    return np.where(np.isnan(b) | (np.isinf(b) & (np.abs(a) == 1.0)), np.nan, result)
+
+
+def _min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Math.min``: NaN if either is NaN, and -0.0 is smaller than 0.0."""
+    return np.where(a == b, np.where(np.signbit(a), a, b), np.minimum(a, b))
+
+
+def _max(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``Math.max``: NaN if either is NaN, and 0.0 is larger than -0.0."""
+    return np.where(a == b, np.where(np.signbit(a), b, a), np.maximum(a, b))
+
+
 _OPERATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "add": np.add,
     "sub": np.subtract,
@@ -29,9 +49,9 @@ _OPERATIONS: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
     "div": np.divide,
     "rem": np.fmod,
     "log_n": lambda a, b: np.log(a) / np.log(b),
-    "pow": np.power,
-    "min": np.minimum,
-    "max": np.maximum,
+    "pow": _pow,
+    "min": _min,
+    "max": _max,
 }
 OPERATIONS = tuple(_OPERATIONS)
 
@@ -70,12 +90,6 @@ class MathBinary(Transformer, HasOutputCol, DefaultParamsReadable["MathBinary"],
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         op = _OPERATIONS[self.getOrDefault(self.operation)]
-
-        @F.pandas_udf("double")  # type: ignore[call-overload]
-        def apply(a: pd.Series, b: pd.Series) -> pd.Series:
-            with np.errstate(all="ignore"):
-                return pd.Series(op(a.to_numpy(dtype=float), b.to_numpy(dtype=float)))
-
         a = self._operand(self.inputA, self.da)
         b = self._operand(self.inputB, self.db)
-        return dataset.withColumn(self.getOutputCol(), apply(a, b))
+        return dataset.withColumn(self.getOutputCol(), arrow_math.binary(op, a, b))

@@ -3,7 +3,8 @@
 ``output = op(input)`` in IEEE double arithmetic as MLeap's runtime computes it with
 ``java.lang.Math``: ``round`` is ``Math.round`` (half up to a long, NaN to 0, clamped to the long
 range) widened back to a double; ``logit`` is commons-math's ``Logit`` (``log(x / (1 - x))``), which
-refuses values outside [0, 1]. The maths runs vectorised in an Arrow UDF.
+refuses values outside [0, 1]. The maths runs vectorised in an Arrow UDF (``arrow_math``): NaN results
+stay NaN, a null input gives null.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -20,6 +20,8 @@ from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+
+from daystosell_assets.ml import arrow_math
 
 _LONG_MIN, _LONG_MAX = -(2.0**63), 2.0**63  # Long.MIN_VALUE / Long.MAX_VALUE as doubles
 
@@ -80,11 +82,4 @@ class MathUnary(Transformer, HasInputCol, HasOutputCol, DefaultParamsReadable["M
     def _transform(self, dataset: DataFrame) -> DataFrame:
         op = _OPERATIONS[self.getOrDefault(self.operation)]
 
-        # An Arrow UDF, not a pandas one: pandas -> Arrow turns NaN into null, and MLeap gives NaN.
-        @F.arrow_udf("double")  # type: ignore[call-overload]
-        def apply(a: pa.Array) -> pa.Array:
-            values = a.to_numpy(zero_copy_only=False).astype(float)
-            with np.errstate(all="ignore"):
-                return pa.array(op(values), type=pa.float64())
-
-        return dataset.withColumn(self.getOutputCol(), apply(F.col(self.getInputCol()).cast("double")))
+        return dataset.withColumn(self.getOutputCol(), arrow_math.unary(op, F.col(self.getInputCol())))

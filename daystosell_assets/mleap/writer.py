@@ -10,6 +10,7 @@ refused before anything is written, naming the stage.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import uuid
 import zipfile
@@ -47,6 +48,7 @@ from pyspark.ml.regression import (
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
 
+from daystosell_assets.ml.imputer import ImputerModel
 from daystosell_assets.ml.math_binary import MathBinary
 from daystosell_assets.ml.math_unary import MathUnary
 from daystosell_assets.ml.string_map import StringMap
@@ -144,6 +146,15 @@ def _convert(stage: Transformer, schema: StructType) -> BundleNode:
         f"stage {stage.uid} ({type(stage).__name__}) has no MLeap converter; supported: {known}")
 
 
+def _not_infinite(stage: Transformer, name: str, value: float) -> float:
+    """MLeap's JSON format writes NaN and ±Infinity alike as null, which reads back as NaN: an
+    infinite attribute would silently become NaN, so it is refused."""
+    if math.isinf(value):
+        raise UnsupportedStageError(f"stage {stage.uid}: {name} is {value}, which MLeap's JSON bundle format "
+                                    "cannot hold (it would read back as NaN)")
+    return value
+
+
 def _ports(stage: Transformer, single: str, multi: str, port: str) -> list[tuple[str, str]]:
     if stage.isSet(stage.getParam(multi)):
         return [(col, f"{port}{i}") for i, col in enumerate(stage.getOrDefault(multi))]
@@ -210,7 +221,7 @@ def _math_binary(stage: MathBinary, schema: StructType) -> BundleNode:
     attributes: dict[str, Any] = {"operation": attr.string(stage.getOrDefault(stage.operation))}
     for param in (stage.da, stage.db):
         if stage.isSet(param):
-            attributes[param.name] = attr.double(stage.getOrDefault(param))
+            attributes[param.name] = attr.double(_not_infinite(stage, param.name, stage.getOrDefault(param)))
     return BundleNode(name=stage.uid, op="math_binary", attributes=attributes, inputs=inputs,
                       outputs=[(stage.getOutputCol(), "output")])
 
@@ -311,7 +322,15 @@ def _generalized_linear_regression(stage: GeneralizedLinearRegressionModel, sche
     attributes = {"coefficients": attr.double_tensor(stage.coefficients.toArray().tolist()),
                   "intercept": attr.double(stage.intercept),
                   "family": attr.string(stage.getFamily())}
-    if stage.isSet(stage.link) or stage.hasDefault(stage.link):
+    if stage.getFamily().lower() == "tweedie":
+        # Beyond MLeap, which writes only family and link names and so cannot carry a tweedie model:
+        # Spark takes a tweedie model's link from linkPower (1 - variancePower when unset) and
+        # ignores ``link``, so its powers are written instead.
+        variance_power = stage.getVariancePower()
+        link_power = stage.getLinkPower() if stage.isSet(stage.linkPower) else 1.0 - variance_power
+        attributes["variance_power"] = attr.double(variance_power)
+        attributes["link_power"] = attr.double(link_power)
+    elif stage.isSet(stage.link) or stage.hasDefault(stage.link):
         attributes["link"] = attr.string(stage.getLink())
     outputs = [(stage.getPredictionCol(), "prediction")]
     if stage.isSet(stage.linkPredictionCol) and stage.getLinkPredictionCol():
@@ -385,6 +404,20 @@ def _string_map(stage: StringMap, schema: StructType) -> BundleNode:
                                   "values": attr.double_list(list(mapping.values())),
                                   "handle_invalid": attr.string(stage.getOrDefault(stage.handleInvalid)),
                                   "default_value": attr.double(stage.getOrDefault(stage.defaultValue))},
+                      inputs=inputs, outputs=outputs)
+
+
+@_converts(ImputerModel)
+def _imputer(stage: ImputerModel, schema: StructType) -> BundleNode:
+    # MLeap's spark-extension ImputerOp: the input's nullability comes from the transformed schema.
+    inputs, outputs = _io(stage)
+    return BundleNode(name=stage.uid, op="imputer",
+                      attributes={"nullable_input": attr.boolean(schema[stage.getInputCol()].nullable),
+                                  "surrogate_value": attr.double(
+                                      _not_infinite(stage, "surrogateValue", stage.getSurrogateValue())),
+                                  "missing_value": attr.double(
+                                      _not_infinite(stage, "missingValue", stage.getMissingValue())),
+                                  "strategy": attr.string(stage.getStrategy())},
                       inputs=inputs, outputs=outputs)
 
 

@@ -36,8 +36,9 @@ def _first_bad(values: Sequence[Any], ok: Callable[[Any], bool]) -> int:
     return next((i for i, v in enumerate(values) if not ok(v)), len(values))
 
 
-def as_doubles(values: Any, column: str) -> np.ndarray:
-    """A column of numbers as float64, with the row path's checks (no bools, no nulls, no strings)."""
+def as_doubles(values: Any, column: str, nullable: bool = False) -> np.ndarray:
+    """A column of numbers as float64, with the row path's checks (no bools, no strings, no nulls unless
+    ``nullable``: then a column holding nulls comes back as an object array of floats and ``None``)."""
     if isinstance(values, np.ndarray):
         if values.ndim != 1:
             raise TransformError(f"column {column!r}: expected one value per row, found an array of shape "
@@ -51,9 +52,9 @@ def as_doubles(values: Any, column: str) -> np.ndarray:
             found = "bool" if kind == "b" else str(values.dtype)
             raise TransformError(f"column {column!r} must be numbers, found {found}")
         values = values.tolist()
-    out = np.empty(len(values), dtype=np.float64)
+    out = np.empty(len(values), dtype=object if nullable and None in values else np.float64)
     for i, v in enumerate(values):
-        if type(v) is not float:
+        if type(v) is not float and not (v is None and nullable):
             try:
                 v = to_double(v, column)
             except TransformError as e:
@@ -180,19 +181,20 @@ class Scored:
 @dataclass(frozen=True)
 class BatchRunner:
     slot_count: int
-    inputs: tuple[tuple[str, int, ColumnKind, bool], ...]  # (column, slot, kind, check strings)
+    # (column, slot, kind, flag): for strings whether to check them, for doubles whether null is allowed
+    inputs: tuple[tuple[str, int, ColumnKind, bool], ...]
     steps: tuple[BatchStep, ...]
     outputs: tuple[tuple[str, int], ...]
 
     def run(self, columns: Mapping[str, Any], chunk_rows: int = CHUNK_ROWS) -> Scored:
         converted: list[tuple[int, np.ndarray]] = []
         n: int | None = None
-        for column, slot, kind, check in self.inputs:
+        for column, slot, kind, flag in self.inputs:
             if column not in columns:
                 raise TransformError(f"missing column {column!r}")
             try:
                 values = columns[column]
-                array = as_doubles(values, column) if kind == "double" else as_strings(values, column, check)
+                array = as_doubles(values, column, flag) if kind == "double" else as_strings(values, column, flag)
             except RowError as e:
                 raise TransformError(f"row {e.index}: {e.message}") from None
             if n is None:

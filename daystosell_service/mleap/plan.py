@@ -32,7 +32,7 @@ class Runner:
     """One executable plan: the full one, or one pruned for a ``select``."""
 
     slot_count: int
-    doubles: tuple[tuple[str, int], ...]  # external inputs: (column, slot)
+    doubles: tuple[tuple[str, int, bool], ...]  # external inputs: (column, slot, whether null is allowed)
     strings: tuple[tuple[str, int], ...]
     steps: tuple[Step, ...]
     outputs: tuple[tuple[str, int], ...]  # columns added to each row
@@ -44,9 +44,9 @@ class Runner:
         for r, row in enumerate(rows):
             vals: list[Any] = [None] * slot_count
             try:
-                for column, slot in doubles:
+                for column, slot, nullable in doubles:
                     v = row[column]
-                    if type(v) is not float:
+                    if type(v) is not float and not (v is None and nullable):
                         v = to_double(v, column)
                     vals[slot] = v
                 for column, slot in strings:
@@ -166,12 +166,22 @@ class Plan:
         read = {c for s in kept for c in s.inputs}
         return [(c, self.slots[c], k) for c, k in self.external.items() if c in read]
 
+    @staticmethod
+    def _nullable(kept: list[PlanStep]) -> set[str]:
+        """Double columns that may be null: those only read by stages that take a null (an imputer)."""
+        readers: dict[str, list[bool]] = {}
+        for s in kept:
+            for c in s.inputs:
+                readers.setdefault(c, []).append(s.stage.accepts_null)
+        return {c for c, accepts in readers.items() if all(accepts)}
+
     def _runner(self, select: tuple[str, ...] | None) -> Runner:
         kept, outputs = self._select(select)
         external = self._external(kept)
+        nullable = self._nullable(kept)
         return Runner(
             slot_count=len(self.slots),
-            doubles=tuple((c, slot) for c, slot, k in external if k == "double"),
+            doubles=tuple((c, slot, c in nullable) for c, slot, k in external if k == "double"),
             strings=tuple((c, slot) for c, slot, k in external if k == "string"),
             steps=tuple(s.step for s in kept),
             outputs=tuple((c, self.slots[c]) for c in outputs),
@@ -187,10 +197,12 @@ class Plan:
             # unless a stage may drop rows: the row path refuses a bad value even in a row it drops.
             filters = any(s.stage.filters for s in kept)
             checked = {c for s in kept if filters or not s.stage.checks_strings for c in s.inputs}
+            nullable = self._nullable(kept)
             runner = BatchRunner(
                 slot_count=len(self.slots),
                 # Doubles first, as the row path checks them, so both report the same bad value first.
-                inputs=tuple((c, slot, k, c in checked)
+                # The flag: strings are checked; doubles may be null.
+                inputs=tuple((c, slot, k, c in nullable if k == "double" else c in checked)
                              for c, slot, k in sorted(external, key=lambda e: e[2] != "double")),
                 steps=tuple(s.batch for s in kept),
                 outputs=tuple((c, self.slots[c]) for c in outputs),

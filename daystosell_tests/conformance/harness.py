@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 
 from daystosell_assets.mleap.reference import score_columns_with_mleap
 from daystosell_assets.mleap.writer import write_bundle
-from daystosell_service.mleap import load_bundle
+from daystosell_service.mleap import MleapModel, load_bundle
 
 REL_TOL = 1e-9
 ROW = "_row"
@@ -49,9 +49,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _close(a: Any, b: Any, null_is_nan: bool = False) -> bool:
-    if a is None and null_is_nan:
-        a = math.nan
+def _close(a: Any, b: Any) -> bool:
+    if a is None:  # Spark's null: no runtime gives one for a number
+        return False
     if b is None:  # MLeap's JVM LeapFrame JSON writes NaN and ±inf as null
         return not math.isfinite(float(a))
     a, b = float(a), float(b)
@@ -63,7 +63,7 @@ def _close(a: Any, b: Any, null_is_nan: bool = False) -> bool:
 
 
 def assert_same(expected: Sequence[Mapping[str, Any]], actual: Sequence[Mapping[str, Any]], kinds: Kinds,
-                who: str, *, spark_null_is_nan: bool = False) -> None:
+                who: str) -> None:
     exp = {int(r[ROW]): r for r in expected}
     act = {int(float(r[ROW])): r for r in actual}
     assert sorted(act) == sorted(exp), f"{who} kept rows {sorted(set(act) ^ set(exp))[:10]} differently from Spark"
@@ -76,25 +76,22 @@ def assert_same(expected: Sequence[Mapping[str, Any]], actual: Sequence[Mapping[
             elif kind == "vector":
                 assert len(got) == len(want) and all(_close(x, y) for x, y in zip(want, got, strict=True)), where
             else:
-                assert _close(want, got, spark_null_is_nan), where
+                assert _close(want, got), where
 
 
 def check(spark: SparkSession, model: PipelineModel, rows: Sequence[Mapping[str, Any]], schema: Mapping[str, str],
           kinds: Kinds, tmp_path: Path, *, jvm: bool = True, jvm_kinds: Kinds | None = None,
-          spark_null_is_nan: bool = False, name: str = "conformance") -> Path:
+          name: str = "conformance") -> Path:
     """Spark vs the Python runtime on every row (and vs MLeap's JVM runtime when ``jvm``, on
-    ``jvm_kinds`` if given, else every output).
-
-    ``spark_null_is_nan`` is for stages whose Spark side is a pandas UDF: pandas -> Arrow turns a
-    NaN result into null, so Spark's null stands for the NaN the runtimes give."""
+    ``jvm_kinds`` if given, else every output)."""
     df = frame(spark, rows, schema)
     spark_rows = [r.asDict() for r in model.transform(df).select(ROW, *kinds).collect()]
     bundle = tmp_path / f"{name}.zip"
     written = write_bundle(model, df, bundle, name=name)
     runtime = load_bundle(written.path)
     indexed = [{ROW: float(i), **row} for i, row in enumerate(rows)]
-    assert_same(spark_rows, runtime.transform(indexed, select=list(kinds)), kinds, "python runtime",
-                spark_null_is_nan=spark_null_is_nan)
+    assert_same(spark_rows, runtime.transform(indexed, select=list(kinds)), kinds, "python runtime")
+    assert_same(spark_rows, columnar_rows(runtime, indexed, kinds), kinds, "python runtime (columnar path)")
     if jvm:
         kinds = jvm_kinds or kinds
         jvm_rows = [r for r in indexed if all(not _bad_json(r[c]) for c in schema)]
@@ -102,9 +99,15 @@ def check(spark: SparkSession, model: PipelineModel, rows: Sequence[Mapping[str,
         scored = score_columns_with_mleap(bundle, jvm_rows, {ROW: "double", **schema}, [ROW, *kinds])
         columns = list(scored)
         got = [dict(zip(columns, values, strict=True)) for values in zip(*scored.values(), strict=True)]
-        assert_same([r for r in spark_rows if int(r[ROW]) in keep], got, kinds, "MLeap JVM runtime",
-                    spark_null_is_nan=spark_null_is_nan)
+        assert_same([r for r in spark_rows if int(r[ROW]) in keep], got, kinds, "MLeap JVM runtime")
     return bundle
+
+
+def columnar_rows(runtime: MleapModel, rows: Sequence[Mapping[str, Any]], kinds: Kinds) -> list[dict[str, Any]]:
+    """The rows scored by ``transform_columns``, back as row dicts keyed like ``transform``'s."""
+    scored = runtime.transform_columns({c: [r[c] for r in rows] for c in rows[0]}, select=list(kinds))
+    values = {c: scored.columns[c].tolist() for c in kinds}
+    return [{ROW: float(i), **{c: values[c][k] for c in kinds}} for k, i in enumerate(scored.index.tolist())]
 
 
 def _bad_json(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from daystosell_assets.ml.math_binary import OPERATIONS as BINARY_OPERATIONS
 from daystosell_assets.ml.math_binary import MathBinary
 from daystosell_assets.ml.math_unary import MathUnary
 from daystosell_assets.ml.string_map import StringMap
+from daystosell_assets.mleap.writer import UnsupportedStageError
 from daystosell_tests.conformance.harness import SEEDS, categories, check, numbers, rng
 
 pytestmark = pytest.mark.spark
@@ -72,7 +74,7 @@ def test_multi_column_string_indexer(spark: Any, tmp_path: Path, handle_invalid:
 def test_one_hot_encoder_and_assembler(spark: Any, tmp_path: Path, drop_last: bool, handle_invalid: str,
                                        seed: int) -> None:
     fit, score = _rows(seed, unseen=handle_invalid == "keep")
-    stages = [StringIndexer(inputCol="make", outputCol="make_idx", handleInvalid="keep"),
+    stages: list[Any] = [StringIndexer(inputCol="make", outputCol="make_idx", handleInvalid="keep"),
               OneHotEncoder(inputCol="make_idx", outputCol="make_vec", dropLast=drop_last,
                             handleInvalid=handle_invalid),
               VectorAssembler(inputCols=["x", "make_vec", "y"], outputCol="features")]
@@ -130,7 +132,7 @@ def test_max_abs_scaler(spark: Any, tmp_path: Path, seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS[:2])
 def test_interaction(spark: Any, tmp_path: Path, seed: int) -> None:
     fit, score = _rows(seed)
-    stages = [StringIndexer(inputCol="make", outputCol="make_idx", handleInvalid="keep"),
+    stages: list[Any] = [StringIndexer(inputCol="make", outputCol="make_idx", handleInvalid="keep"),
               OneHotEncoder(inputCol="make_idx", outputCol="make_vec"),
               VectorAssembler(inputCols=["x", "y"], outputCol="xy"),
               Interaction(inputCols=["z", "make_vec", "xy"], outputCol="crossed"),
@@ -146,15 +148,45 @@ def test_interaction(spark: Any, tmp_path: Path, seed: int) -> None:
 def test_math_binary(spark: Any, tmp_path: Path, seed: int) -> None:
     """Every operation, on two columns and with a constant on either side, one stage each."""
     _, score = _rows(seed, nan=True)
-    stages, kinds = [], {}
+    stages: list[Any] = []
+    kinds: dict[str, str] = {}
     for op in BINARY_OPERATIONS:
         stages += [MathBinary(inputA="x", inputB="y", outputCol=f"{op}_ab", operation=op),
                    MathBinary(inputA="z", db=2.5, outputCol=f"{op}_a2", operation=op),
                    MathBinary(da=-3.0, inputB="x", outputCol=f"{op}_3b", operation=op)]
         kinds.update({f"{op}_ab": "number", f"{op}_a2": "number", f"{op}_3b": "number"})
     model = Pipeline(stages=stages).fit(spark.createDataFrame(score))
-    # MathBinary's pandas UDF hands NaN results to Spark as null (pandas -> Arrow); see the report.
-    check(spark, model, score, SCHEMA, kinds, tmp_path, jvm=seed == SEEDS[0], spark_null_is_nan=True)
+    check(spark, model, score, SCHEMA, kinds, tmp_path, jvm=seed == SEEDS[0])
+
+
+def test_math_binary_nan_results(spark: Any, tmp_path: Path) -> None:
+    """NaN results (0/0, inf - inf, inf * 0, ...) are NaN in Spark too, not null; NaN and infinite
+    operands go through every operation. MLeap's JVM runtime sees the rows with finite operands."""
+    inf, nan = float("inf"), float("nan")
+    pairs = [(0.0, 0.0), (-0.0, 0.0), (0.0, -0.0), (inf, inf), (-inf, -inf), (inf, -inf), (inf, 0.0),
+             (0.0, inf), (-inf, 0.0), (nan, 1.0), (1.0, nan), (nan, nan), (1.0, 0.0), (-1.0, 0.0),
+             (-8.0, 1.0 / 3.0), (1.0, inf), (1e308, 10.0), (5.0, 3.0), (-5.0, 3.0)]
+    score = [{"make": "kia", "fuel": "ford", "x": a, "y": b, "z": 1.0} for a, b in pairs]
+    stages: list[Any] = [MathBinary(inputA="x", inputB="y", outputCol=f"{op}_xy", operation=op)
+                         for op in BINARY_OPERATIONS]
+    stages += [MathBinary(inputA="x", db=0.0, outputCol="div_x0", operation="div"),
+               MathBinary(da=nan, inputB="y", outputCol="add_nany", operation="add")]
+    kinds = {stage.getOutputCol(): "number" for stage in stages}
+    model = Pipeline(stages=stages).fit(spark.createDataFrame(score))
+    spark_rows = model.transform(spark.createDataFrame(score)).collect()
+    assert math.isnan(spark_rows[0]["div_xy"]) and math.isnan(spark_rows[3]["sub_xy"])
+    # Math.min / Math.max order -0.0 below 0.0 (the harness cannot see a zero's sign).
+    assert [math.copysign(1.0, spark_rows[i][c]) for i in (1, 2) for c in ("min_xy", "max_xy")] == [-1, 1, -1, 1]
+    check(spark, model, score, SCHEMA, kinds, tmp_path)
+
+
+def test_math_binary_infinite_constant_is_refused(spark: Any, tmp_path: Path) -> None:
+    """MLeap's JSON format writes ±inf as null, which reads back as NaN: the writer refuses it."""
+    score = [{"make": "kia", "fuel": "ford", "x": 1.0, "y": 2.0, "z": 3.0}]
+    stage = MathBinary(da=float("inf"), inputB="y", outputCol="sub_infy", operation="sub")
+    model = Pipeline(stages=[stage]).fit(spark.createDataFrame(score))
+    with pytest.raises(UnsupportedStageError, match="da is inf"):
+        check(spark, model, score, SCHEMA, {"sub_infy": "number"}, tmp_path)
 
 
 @pytest.mark.parametrize("seed", SEEDS[:2])
@@ -170,8 +202,9 @@ def test_math_unary(spark: Any, tmp_path: Path, seed: int) -> None:
     # MLeap's JVM runtime 0.20.0 has no floor, ceil or round (later releases do): the JVM seed leaves
     # them out, the other seed holds them to Spark with the Python runtime.
     jvm = seed == SEEDS[0]
-    stages = [MathUnary(inputCol="x", outputCol=f"{op}_x", operation=op)
-              for op in MathUnary.operations() if op != "logit" and not (jvm and op in ("floor", "ceil", "round"))]
+    stages: list[Any] = [
+        MathUnary(inputCol="x", outputCol=f"{op}_x", operation=op)
+        for op in MathUnary.operations() if op != "logit" and not (jvm and op in ("floor", "ceil", "round"))]
     stages.append(MathUnary(inputCol="p", outputCol="logit_p", operation="logit"))
     kinds = {stage.getOutputCol(): "number" for stage in stages}
     model = Pipeline(stages=stages).fit(spark.createDataFrame(score))

@@ -3,6 +3,9 @@ agree on every row (predictions, link predictions, raw predictions and probabili
 
 from __future__ import annotations
 
+import json
+import math
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -79,16 +82,74 @@ def test_linear_regression(spark: Any, tmp_path: Path, seed: int) -> None:
     check(spark, model, score, SCHEMA, {"prediction": "number"}, tmp_path, jvm=seed == SEEDS[0])
 
 
-@pytest.mark.parametrize(("family", "link"), [("gaussian", None), ("gaussian", "log"), ("poisson", None),
-                                              ("gamma", "log"), ("binomial", "probit")])
+# Every family and link Spark's GeneralizedLinearRegression (and so MLeap) supports; None: the family's
+# canonical link by default (Spark leaves ``link`` unset and the bundle has no link attribute).
+GLR_FAMILY_LINKS = [
+    ("gaussian", None), ("gaussian", "identity"), ("gaussian", "log"), ("gaussian", "inverse"),
+    ("binomial", None), ("binomial", "logit"), ("binomial", "probit"), ("binomial", "cloglog"),
+    ("poisson", None), ("poisson", "log"), ("poisson", "identity"), ("poisson", "sqrt"),
+    ("gamma", None), ("gamma", "inverse"), ("gamma", "identity"), ("gamma", "log"),
+]
+
+
+@pytest.mark.parametrize(("family", "link"), GLR_FAMILY_LINKS)
 def test_generalized_linear_regression(spark: Any, tmp_path: Path, family: str, link: str | None) -> None:
-    fit, score = _data(SEEDS[0], classes=2 if family == "binomial" else 0, positive=family in ("poisson", "gamma")
-                       or link == "log")
+    positive = family != "binomial" and not (family == "gaussian" and link in (None, "identity"))
+    fit, score = _data(SEEDS[0], classes=2 if family == "binomial" else 0, positive=positive)
     glr = GeneralizedLinearRegression(family=family, linkPredictionCol="eta", maxIter=15, regParam=0.01)
     if link:
         glr.setLink(link)
     model = _fit(spark, fit, glr)
     check(spark, model, score, SCHEMA, {"prediction": "number", "eta": "number"}, tmp_path)
+
+
+# (variance power, link power): None is Spark's default link power, 1 - variance power. Spark resolves
+# variance powers 0, 1 and 2 to the gaussian, poisson and gamma families, and link powers 0, 1, -1
+# and 0.5 to the log, identity, inverse and sqrt links; any other is a tweedie family or power link.
+TWEEDIE_POWERS = [
+    (0.0, None), (0.0, 0.0), (0.0, 0.5),
+    (1.0, None), (1.0, 1.0), (1.0, 0.5),
+    (1.5, None), (1.5, 0.0), (1.5, 0.3), (1.5, -1.0),
+    (2.0, None), (2.0, 0.0), (2.0, 1.0),
+    (3.0, None), (3.0, 0.0), (3.0, -0.5),
+]
+
+
+@pytest.mark.parametrize(("variance_power", "link_power"), TWEEDIE_POWERS)
+def test_generalized_linear_regression_tweedie(spark: Any, tmp_path: Path, variance_power: float,
+                                               link_power: float | None) -> None:
+    """Tweedie models, against Spark and the Python runtime only: MLeap writes no powers and its JVM
+    runtime has no tweedie family, so the writer adds ``variance_power`` and ``link_power``."""
+    fit, score = _data(SEEDS[1], positive=True)
+    # Labels whose mean is linear and positive on the link's scale, so every power converges.
+    power = 1.0 - variance_power if link_power is None else link_power
+    gen = rng(SEEDS[1])
+    for row in fit:
+        eta = 1.0 + 0.2 * row["y"] + 0.05 * row["x"]
+        mean = math.exp(eta) if power == 0.0 else eta ** (1.0 / power)
+        row["label"] = mean * math.exp(gen.normal(0.0, 0.1))
+    glr = GeneralizedLinearRegression(family="tweedie", variancePower=variance_power, linkPredictionCol="eta",
+                                      maxIter=25, regParam=0.01)
+    if link_power is not None:
+        glr.setLinkPower(link_power)
+    model = _fit(spark, fit, glr)
+    bundle = check(spark, model, score, SCHEMA, {"prediction": "number", "eta": "number"}, tmp_path, jvm=False)
+    with zipfile.ZipFile(bundle) as zf:
+        nodes = [json.loads(zf.read(n)) for n in zf.namelist() if n.endswith(".node/model.json")]
+    (attributes,) = [n["attributes"] for n in nodes if n["op"] == "generalized_linear_regression"]
+    assert attributes["family"] == {"string": "tweedie"} and "link" not in attributes
+    assert attributes["variance_power"] == ({"double": variance_power} if variance_power else {})
+    expected = 1.0 - variance_power if link_power is None else link_power
+    assert attributes["link_power"] == ({"double": expected} if expected else {})
+
+
+def test_generalized_linear_regression_tweedie_ignores_link(spark: Any, tmp_path: Path) -> None:
+    """Spark ignores ``link`` on a tweedie model (it warns), so the bundle leaves it out."""
+    fit, score = _data(SEEDS[2], positive=True)
+    glr = GeneralizedLinearRegression(family="tweedie", variancePower=1.5, link="identity", maxIter=25,
+                                      regParam=0.01)
+    model = _fit(spark, fit, glr)
+    check(spark, model, score, SCHEMA, {"prediction": "number"}, tmp_path, jvm=False)
 
 
 @pytest.mark.parametrize("classes", [2, 3])
@@ -117,7 +178,7 @@ def test_tree_regressors(spark: Any, tmp_path: Path, kind: str) -> None:
 @pytest.mark.parametrize(("kind", "classes"), [("decision_tree", 3), ("random_forest", 3), ("gbt", 2)])
 def test_tree_classifiers(spark: Any, tmp_path: Path, kind: str, classes: int) -> None:
     fit, score = _data(SEEDS[2], classes=classes)
-    estimator = {"decision_tree": lambda: DecisionTreeClassifier(maxDepth=5),
+    estimator: Any = {"decision_tree": lambda: DecisionTreeClassifier(maxDepth=5),
                  "random_forest": lambda: RandomForestClassifier(numTrees=5, maxDepth=4, seed=7),
                  "gbt": lambda: GBTClassifier(maxIter=5, maxDepth=3, seed=7)}[kind]()
     estimator.setRawPredictionCol("raw").setProbabilityCol("proba")

@@ -30,7 +30,7 @@ pytestmark = pytest.mark.spark
 
 def test_combined_pipeline(spark: Any, tmp_path: Path) -> None:
     fit, score = _data(SEEDS[2], classes=3)
-    stages = [
+    stages: list[Any] = [
         StringIndexer(inputCol="make", outputCol="make_idx", handleInvalid="keep"),
         OneHotEncoder(inputCol="make_idx", outputCol="make_vec"),
         StringMap(inputCol="make", outputCol="make_score", labels=list(POOL), values=[1.0, 2.0, 0.5, -1.0, 3.0],

@@ -74,6 +74,9 @@ class Stage(ABC):
     # True when the stage's batch step refuses non-string values of its string inputs itself, so the
     # columnar path need not check columns only such stages read (a per-value check otherwise).
     checks_strings: bool = False
+    # True when the stage takes a null double (MLeap's Imputer): a double column only such stages read
+    # may then hold nulls; any other reader refuses them at the pipeline's input, as before.
+    accepts_null: bool = False
 
     def __init__(self, node: Node) -> None:
         self.node = node

@@ -3,7 +3,8 @@
 Spark's ``ImputerModel.transform``: ``when(x.isNull, surrogate).when(x === missingValue, surrogate)``,
 where Spark SQL's ``===`` holds for NaN == NaN. So NaN is replaced only when ``missing_value`` is NaN
 (its default); with another missing value (say -1) a NaN passes through, as in Spark (MLeap's own
-runtime would replace it). Null inputs never reach a stage here: the plan refuses a null double.
+runtime would replace it). A null input (``None``) gets the surrogate, as in both, when
+``nullable_input`` (the default): the plan then lets a column only imputers read hold nulls.
 ``strategy`` (mean, median, mode) only says how the surrogate was fitted; it is checked, not used.
 """
 
@@ -33,7 +34,7 @@ class Imputer(Stage):
         self.strategy = attributes.string("strategy")
         if self.strategy not in STRATEGIES:
             raise attributes.error("strategy", f"must be one of {list(STRATEGIES)}, found {self.strategy!r}")
-        attributes.boolean("nullable_input", True)  # type-checked only
+        self.accepts_null = attributes.boolean("nullable_input", True)
         self.inputs, self.outputs = single_io(node, "double")
 
     def compile(self, slots: Slots, infos: Infos, out_slots: Slots) -> Compiled:
@@ -42,10 +43,10 @@ class Imputer(Stage):
         if missing != missing:
             def step(vals: list[Any]) -> None:
                 x = vals[slot]
-                vals[out] = surrogate if x != x else x
+                vals[out] = surrogate if x is None or x != x else x
         else:
             def step(vals: list[Any]) -> None:
                 x = vals[slot]
-                vals[out] = surrogate if x == missing else x
+                vals[out] = surrogate if x is None or x == missing else x
 
         return Compiled(step, [DOUBLE])

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from daystosell_service.mleap import BundleError
+from daystosell_service.mleap import BundleError, TransformError
 
 from . import bundle_writer as bw
 from .conftest import Build
@@ -48,3 +48,22 @@ def test_bad_attributes(build: Build) -> None:
     with pytest.raises(BundleError, match=r"imp\.node/model\.json: attribute 'fill'.*unknown"):
         build(bw.pipeline("p", imputer(surrogate_value=bw.double(1.0), strategy=bw.string("mean"),
                                        fill=bw.double(1.0))))
+
+
+def test_null_gets_the_surrogate_when_the_input_is_nullable(build: Build) -> None:
+    for missing in ({}, bw.double(-1.0)):  # NaN or a number as the missing value: null is missing either way
+        stage = imputer(surrogate_value=bw.double(2.5), missing_value=missing, strategy=bw.string("mean"))
+        assert run(build, stage, [None, 1.0, None]) == [2.5, 1.0, 2.5]  # type: ignore[list-item]
+
+
+def test_null_is_refused_when_the_input_is_not_nullable_or_another_stage_reads_it(build: Build) -> None:
+    strict = imputer(surrogate_value=bw.double(2.5), strategy=bw.string("mean"), nullable_input=bw.boolean(False))
+    with pytest.raises(TransformError, match=r"row 0: column 'x' must be a number, found null"):
+        run(build, strict, [None])  # type: ignore[list-item]
+    nullable = imputer(surrogate_value=bw.double(2.5), strategy=bw.string("mean"))
+    doubled = bw.Stage("twice", "math_binary", {"operation": bw.string("mul"), "db": bw.double(2.0)},
+                       {"input_a": "x"}, {"output": "x2"})
+    model = build(bw.pipeline("p", nullable, doubled))
+    with pytest.raises(TransformError, match=r"row 1: column 'x' must be a number, found null"):
+        model.transform([{"x": 1.0}, {"x": None}])
+    assert model.transform([{"x": 1.0}], select=["y"])[0]["y"] == 1.0
