@@ -1,9 +1,11 @@
-"""The columnar path's tree walks, in C (``kernels.c``): the one loop numpy cannot vectorise.
+"""The columnar path's inner loops in C (``kernels.c``): the tree walks numpy cannot vectorise, and the
+string-label lookup, which in Python costs more than all the maths.
 
-The library is built once per machine by ``build_kernels`` (``make setup`` and the image build run it)
-and loaded here with ctypes on first use; the image carries the built library, not a compiler. Each
-wrapper takes C-contiguous numpy arrays of the right dtype (the callers in ``ops/trees.py`` build them so
-at load) and allocates nothing the caller did not give it.
+The library is built once per machine by ``build_kernels`` (``make setup`` and the image build run it);
+the image carries it, not a compiler. The array kernels are called through ctypes: each wrapper takes
+C-contiguous numpy arrays of the right dtype (the callers in ``ops/trees.py`` build them so at load).
+The label lookup reads Python objects, so it is a function of the same library imported as the
+extension module ``_kernels``.
 """
 
 from __future__ import annotations
@@ -31,12 +33,31 @@ class KernelsMissingError(RuntimeError):
     pass
 
 
-@functools.cache
-def _library() -> ctypes.CDLL:
+def _check_built() -> None:
     if not LIBRARY.is_file():
         raise KernelsMissingError(
             f"{LIBRARY} is not built: the columnar path needs it. Build it with "
             "`python -m daystosell_service.mleap.build_kernels` (`make setup` does)")
+
+
+@functools.cache
+def _module() -> Any:
+    _check_built()
+    from . import _kernels  # type: ignore[attr-defined]
+
+    return _kernels
+
+
+def index_labels(values: list[Any], index: dict[str, float], missing: float, out: np.ndarray) -> np.ndarray:
+    """``out[i] = index[values[i]]``, or ``missing`` where ``values[i]`` is not a key (``dict.get``'s
+    semantics; an unhashable value raises TypeError)."""
+    _module().index_labels(values, index, missing, out)
+    return out
+
+
+@functools.cache
+def _library() -> ctypes.CDLL:
+    _check_built()
     library = ctypes.CDLL(str(LIBRARY))
     for name, argtypes in _SIGNATURES.items():
         function = getattr(library, name)

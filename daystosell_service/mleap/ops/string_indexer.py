@@ -9,11 +9,11 @@ When a label appears twice in the list, the last index wins, as in MLeap's and S
 from __future__ import annotations
 
 import math
-from itertools import repeat
 from typing import Any
 
 import numpy as np
 
+from .. import kernels
 from ..bundle import Node
 from ..errors import RowError
 from ..limits import MAX_VECTOR_SIZE
@@ -109,15 +109,21 @@ class StringIndexer(Stage):
         return Compiled(step, [DOUBLE] * len(columns))
 
     def compile_batch(self, slots: Slots, infos: Infos, out_slots: Slots, rowwise: BatchStep) -> BatchStep:
-        columns = [(slot, out, index.get, unseen, column.column)
+        columns = [(slot, out, index, unseen, column.column)
                    for slot, out, index, unseen, column
                    in zip(slots, out_slots, self.indexes, self.unseen, self.inputs, strict=True)]
         mode = self.mode
 
-        def step(cols: list[Any], n: int) -> np.ndarray | None:
+        def lookup(values: list[Any], index: dict[str, float], n: int, column: str) -> np.ndarray:
             # NaN marks a miss: no index is NaN, and the check is then one vectorised pass.
-            found = [np.fromiter(map(get, cols[slot].tolist(), repeat(math.nan, n)), dtype=np.float64, count=n)
-                     for slot, _, get, _, _ in columns]
+            try:
+                return kernels.index_labels(values, index, math.nan, np.empty(n))
+            except TypeError:  # an unhashable value: never a label
+                i = next(i for i, v in enumerate(values) if not isinstance(v, str | None))
+                raise RowError(i, str(not_a_string(values[i], column))) from None
+
+        def step(cols: list[Any], n: int) -> np.ndarray | None:
+            found = [lookup(cols[slot].tolist(), index, n, column) for slot, _, index, _, column in columns]
             missed = [np.isnan(f) for f in found]
             misses = [np.flatnonzero(m).tolist() if m.any() else [] for m in missed]
             keep: np.ndarray | None = None
