@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything daystosell needs on a fresh Debian machine, and nothing twice:
 # Debian packages, the Python environment, the runtime's C kernels, MLeap's JVM runtime from Maven
-# Central, and the container base image. Each step records a stamp of its inputs and is skipped when they are unchanged.
+# Central, the load generator vegeta from the Go module proxy, and the container base image. Each step
+# records a stamp of its inputs and is skipped when they are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -77,6 +78,28 @@ install_mleap_jvm() {
   stamp_set mleap-jvm "$key"
 }
 
+VEGETA_MODULE="github.com/tsenart/vegeta/v12@v12.13.0"
+
+install_vegeta() {
+  # The load generator of benchmarks/serving_load.py, benchmarks/soak.py and the soak test, from the Go module
+  # proxy, into .state/bin. Go comes from Debian only where the machine has none.
+  if stamp_ok vegeta "$VEGETA_MODULE" && [ -x "$STATE/bin/vegeta" ]; then
+    log "vegeta: up to date (.state/bin/vegeta)"
+    return
+  fi
+  if ! command -v go >/dev/null 2>&1; then
+    log "vegeta: installing Debian's golang-go"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends golang-go
+  fi
+  log "vegeta: go install $VEGETA_MODULE"
+  mkdir -p "$STATE/bin"
+  GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "$VEGETA_MODULE"
+  stamp_set vegeta "$VEGETA_MODULE"
+}
+
 install_base_image() {
   if [ "${DAYSTOSELL_SKIP_IMAGES:-0}" = "1" ]; then
     log "Container base image: skipped (DAYSTOSELL_SKIP_IMAGES=1)"
@@ -89,5 +112,6 @@ install_debian_packages
 install_python_env
 build_kernels
 install_mleap_jvm
+install_vegeta
 install_base_image
 log "ready"

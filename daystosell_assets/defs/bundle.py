@@ -8,11 +8,12 @@ would score differently in production.
 
 import hashlib
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, AssetKey, Config, Failure, MaterializeResult, MetadataValue, asset
 from dagster_pyspark import PySparkResource
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
@@ -28,6 +29,8 @@ from daystosell_service.mleap import load_bundle
 BUNDLE_FILE = "bundle.zip"
 # Beside the bundle: what the service reports as its model version, and how the bundle was made.
 MODEL_FILE = "model.json"
+# fitted_model's holdout metrics, copied into model.json for the service's GET /v1/model.
+SIDECAR_METRICS = ("holdout_mae", "holdout_rmse", "holdout_r2", "baseline_mae")
 
 
 class BundleConfig(Config):
@@ -76,7 +79,7 @@ def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_mo
 
     digest = file_digest(bundle_path)
     manifest = {"model_version": version, "bundle_digest": digest, "trained_at": trained_at.isoformat(),
-                "ops": written.ops, "golden_rows": len(golden)}
+                "ops": written.ops, "golden_rows": len(golden), **training_metadata(context)}
     (folder / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
     return MaterializeResult(metadata={
         "model_version": version,
@@ -89,6 +92,26 @@ def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_mo
         "python_runtime_max_rel_error": python_report.max_rel_error,
         "mleap_runtime_max_rel_error": mleap_report.max_rel_error,
     })
+
+
+def training_metadata(context: AssetExecutionContext) -> dict[str, Any]:
+    """``metrics`` and ``training_rows`` from fitted_model's latest materialisation, the one whose model this
+    asset was given; nothing when there is none (a model supplied from elsewhere), so the sidecar stays valid.
+    """
+    event = context.instance.get_latest_materialization_event(AssetKey("fitted_model"))
+    materialization = event.asset_materialization if event is not None else None
+    if materialization is None:
+        return {}
+
+    def number(key: str) -> float | None:
+        value = getattr(materialization.metadata.get(key), "value", None)
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            return None
+        return float(value)
+
+    metrics = {key: value for key in SIDECAR_METRICS if (value := number(key)) is not None}
+    rows = number("training_rows")
+    return {"metrics": metrics, **({"training_rows": int(rows)} if rows is not None else {})}
 
 
 def _report_metadata(report: GoldenReport) -> dict[str, Any]:

@@ -15,7 +15,9 @@ MAX_ADVERTS_PER_REQUEST = 1000
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Year = Annotated[int, msgspec.Meta(ge=1950, le=2100)]
 Mileage = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
-Price = Annotated[float, msgspec.Meta(gt=0, le=10_000_000)]
+# From 1, not just above 0: a price of 5e-324 is no real advert, and dividing by it sends a price ratio to
+# infinity, which no model can turn into a number of days.
+Price = Annotated[float, msgspec.Meta(ge=1, le=10_000_000)]
 
 
 class Advert(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -39,16 +41,37 @@ class PredictionRequest(msgspec.Struct, forbid_unknown_fields=True, frozen=True)
     adverts: Annotated[list[Advert], msgspec.Meta(min_length=1, max_length=MAX_ADVERTS_PER_REQUEST)]
 
 
-class Prediction(msgspec.Struct, frozen=True):
+class Contribution(msgspec.Struct, frozen=True):
+    feature: str  # a model input, i.e. an Advert field
+    value: str | float  # the advert's value of it
+    # Days this input adds to (or, negative, takes off) the baseline's prediction: its exact Shapley value.
+    contribution: float
+
+
+class ContributionBaseline(msgspec.Struct, frozen=True):
+    """The advert contributions are measured against: baseline days_to_sell + sum(contributions) is the
+    advert's days_to_sell."""
+
+    days_to_sell: float
+    advert: dict[str, str | float]
+    method: str
+    golden_rows: int
+
+
+class Prediction(msgspec.Struct, frozen=True, omit_defaults=True):
     advert_id: str | None
     days_to_sell: float
+    # Only with ?contributions=true: one per model input, largest effect first.
+    contributions: list[Contribution] | None = None
 
 
-class PredictionResponse(msgspec.Struct, frozen=True):
+class PredictionResponse(msgspec.Struct, frozen=True, omit_defaults=True):
     model_version: str
     bundle_digest: str
     # In the order of the request's adverts.
     predictions: list[Prediction]
+    # Only with ?contributions=true.
+    baseline: ContributionBaseline | None = None
 
 
 class FieldError(msgspec.Struct, frozen=True):

@@ -9,13 +9,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from daystosell_service import explain
+from daystosell_service.api.request_context import count_predictions
 from daystosell_service.api.schemas import Advert, model_feature_types
-from daystosell_service.golden import GoldenReport, compare, read_golden
+from daystosell_service.golden import GOLDEN_FILE, GoldenReport, compare, read_golden
 from daystosell_service.mleap import BundleError, MleapModel, TransformError, load_bundle
 
 PREDICTION_COLUMN = "prediction"
@@ -37,6 +41,21 @@ class UnscorableAdvertError(ValueError):
     """An advert passed validation but the model refuses it, e.g. a category it was told to reject or skip."""
 
 
+class ContributionsUnavailableError(RuntimeError):
+    """This bundle cannot explain its predictions: the message says why (no golden rows, too many inputs)."""
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The typical advert that contributions are measured against: chosen at load from the golden rows
+    (``explain.choose_baseline``: numeric medians, most frequent categories)."""
+
+    inputs: dict[str, Any]  # a model row: numbers as floats
+    prediction: float
+    golden_rows: int
+    source: str  # the golden rows' file
+
+
 @dataclass(frozen=True)
 class Scorer:
     model: MleapModel
@@ -44,9 +63,16 @@ class Scorer:
     bundle_digest: str
     # Model input column -> MLeap type, in the bundle's order.
     input_schema: dict[str, str]
+    # model.json beside the bundle as written (empty without one): trained_at, metrics, ...
+    sidecar: Mapping[str, Any] = field(default_factory=dict)
+    baseline: Baseline | None = None
+    # Why ``baseline`` is None, for the caller who asks for contributions.
+    no_baseline: str = "no golden rows were given"
 
     @classmethod
-    def load(cls, bundle_path: Path) -> Scorer:
+    def load(cls, bundle_path: Path, golden_path: Path | None = None) -> Scorer:
+        """Load the bundle, its sidecar and, from ``golden_path`` (by default the golden rows beside the
+        bundle), the baseline that contributions are measured against."""
         if not bundle_path.exists():
             raise StartupError(f"MLeap bundle not found: {bundle_path}")
         digest = bundle_digest(bundle_path)
@@ -61,8 +87,31 @@ class Scorer:
                 f"MLeap bundle {bundle_path} has no {PREDICTION_COLUMN!r} output column "
                 f"(it outputs {list(model.output_columns)})"
             )
-        version = read_sidecar_version(bundle_path) or str(model.info.uid)
-        return cls(model=model, model_version=version, bundle_digest=digest, input_schema=input_schema)
+        sidecar = read_sidecar(bundle_path)
+        version = sidecar_version(bundle_path, sidecar) or str(model.info.uid)
+        scorer = cls(
+            model=model, model_version=version, bundle_digest=digest, input_schema=input_schema, sidecar=sidecar
+        )
+        return scorer.with_baseline(golden_path or bundle_path.parent / GOLDEN_FILE)
+
+    def with_baseline(self, golden_path: Path) -> Scorer:
+        """This scorer with a baseline chosen from the golden rows at ``golden_path``, or with the reason
+        there is none. Golden rows that cannot be used only make contributions unavailable here: whether they
+        stop startup is for the golden check to say, with its own message."""
+        k = len(self.input_schema)
+        if k > explain.MAX_INPUTS:
+            reason = f"the model has {k} inputs; exact contributions are computed for at most {explain.MAX_INPUTS}"
+            return replace(self, no_baseline=reason)
+        if not golden_path.is_file():
+            return replace(self, no_baseline=f"there are no golden rows ({golden_path} not found)")
+        try:
+            rows = read_golden(golden_path)
+            inputs = explain.choose_baseline([row.inputs for row in rows], self.input_schema)
+            [prediction] = self.predict_rows([inputs], columnar=True)
+        except (OSError, ValueError, TypeError, ScoringError) as exc:
+            return replace(self, no_baseline=f"cannot choose a baseline advert from {golden_path}: {exc}")
+        baseline = Baseline(inputs=inputs, prediction=prediction, golden_rows=len(rows), source=str(golden_path))
+        return replace(self, baseline=baseline)
 
     def predict(self, adverts: Sequence[Advert]) -> list[float]:
         return self.predict_rows(self.model_row(advert) for advert in adverts)
@@ -97,7 +146,37 @@ class Scorer:
         bad = [i for i, p in enumerate(predictions) if not math.isfinite(p)]
         if bad:
             raise ScoringError(f"the model predicted NaN or infinity for rows {bad[:10]} of {len(batch)}")
+        count_predictions(len(predictions))
         return predictions
+
+    def predict_columns(self, columns: Mapping[str, Any], rows: int) -> np.ndarray:
+        """Predictions for ``rows`` model rows held as columns, in one call to the runtime's columnar path."""
+        try:
+            predictions = self.model.transform_columns(columns, select=[PREDICTION_COLUMN]).columns[
+                PREDICTION_COLUMN]
+        except TransformError as exc:
+            raise UnscorableAdvertError(str(exc)) from exc
+        if len(predictions) != rows:
+            raise UnscorableAdvertError(
+                f"the model skipped {rows - len(predictions)} of {rows} rows as invalid"
+            )
+        if not np.isfinite(predictions).all():
+            bad = np.flatnonzero(~np.isfinite(predictions))
+            raise ScoringError(f"the model predicted NaN or infinity for rows {bad[:10].tolist()} of {rows}")
+        return np.asarray(predictions, dtype=np.float64)
+
+    def explain(self, adverts: Sequence[Advert]) -> list[explain.Explanation]:
+        """Each advert's exact Shapley contributions against the baseline, every coalition of every advert
+        scored in one columnar call."""
+        if self.baseline is None:
+            raise ContributionsUnavailableError(self.no_baseline)
+        columns = list(self.input_schema)
+        return explain.explain(
+            lambda batch: self.predict_columns(batch, len(batch[columns[0]])),
+            [self.model_row(advert) for advert in adverts],
+            self.baseline.inputs,
+            columns,
+        )
 
     def check_golden(self, golden_path: Path) -> GoldenReport:
         """Score the golden rows written with the bundle and fail unless every prediction matches Spark's."""
@@ -182,14 +261,27 @@ def read_sidecar_version(bundle_path: Path) -> str | None:
 
     A sidecar that exists but cannot be read is an error, not a reason to report another version.
     """
+    return sidecar_version(bundle_path, read_sidecar(bundle_path))
+
+
+def read_sidecar(bundle_path: Path) -> dict[str, Any]:
+    """The ``model.json`` beside the bundle as a dict, empty when there is no such file."""
     sidecar = bundle_path.parent / SIDECAR_NAME
     if not sidecar.is_file():
-        return None
+        return {}
     try:
         meta = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StartupError(f"cannot read {sidecar}: {exc}") from exc
-    version = meta.get("model_version") if isinstance(meta, dict) else None
-    if not isinstance(version, str) or not version:
+    if not isinstance(meta, dict) or not meta:
         raise StartupError(f"{sidecar} has no non-empty string 'model_version'")
+    return meta
+
+
+def sidecar_version(bundle_path: Path, meta: Mapping[str, Any]) -> str | None:
+    if not meta:
+        return None
+    version = meta.get("model_version")
+    if not isinstance(version, str) or not version:
+        raise StartupError(f"{bundle_path.parent / SIDECAR_NAME} has no non-empty string 'model_version'")
     return version

@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from daystosell_service.golden import GOLDEN_FILE, GoldenRow, write_golden
+
 from .mleap import bundle_writer as bw
 from .mleap.bundle_writer import Stage
 
@@ -101,3 +103,16 @@ def advert(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def write_golden_beside(bundle: Path) -> Path:
+    """Golden rows for the days-to-sell pipeline in ``golden.jsonl`` beside ``bundle``, where the service looks
+    for them by default: known and unseen categories, whole and fractional numbers."""
+    adverts = [advert(), advert(make="BMW", mileage=3.5, fuel="Diesel"), advert(make="Lada", postcode_area="ZE")]
+    rows = [
+        GoldenRow(inputs={k: v for k, v in a.items() if k != "advert_id"}, prediction=expected_prediction(a))
+        for a in adverts
+    ]
+    path = bundle.parent / GOLDEN_FILE
+    write_golden(path, rows)
+    return path
