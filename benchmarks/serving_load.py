@@ -133,10 +133,14 @@ def plans(bundle: Path, model_path: Path, inputs: dict[str, Any], schema: dict[s
     if "uvicorn" in only:
         result.append(ours("uvicorn", "daystosell, uvicorn 1 worker (httptools + uvloop)",
                            [*service, "--http", "httptools", "--loop", "uvloop", "--port", str(free_port())]))
+    if "uvicorn-logged" in only:
+        # As the image runs it: INFO logs, one JSON access line a request (written to a file here).
+        result.append(ours("uvicorn-logged", "daystosell as shipped: uvicorn (httptools + uvloop), access log on",
+                           [*service[:-2], "--http", "httptools", "--loop", "uvloop", "--port", str(free_port())]))
     if "uvicorn-h11" in only:
         result.append(ours("uvicorn-h11",
                            "daystosell, uvicorn 1 worker "
-                           "(h11 + asyncio: uvicorn without extras, as the image was built)",
+                           "(h11 + asyncio: uvicorn without extras)",
                            [*service, "--http", "h11", "--loop", "asyncio", "--port", str(free_port())]))
     if "granian" in only:
         result.append(ours("granian", "daystosell, granian 1 worker, 1 runtime thread (uvloop)",
@@ -312,7 +316,7 @@ def tables(results: dict[str, Any]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lake", type=Path, default=Path(os.environ.get("DAYSTOSELL_LAKE_ROOT", DEFAULT_LAKE_ROOT)))
-    parser.add_argument("--only", default="uvicorn,uvicorn-h11,granian,mleap,spark",
+    parser.add_argument("--only", default="uvicorn,uvicorn-logged,uvicorn-h11,granian,mleap,spark",
                         help="servers to run, comma-separated, in this order; the first is the base of the ratios")
     parser.add_argument("--duration", type=float, default=60, help="seconds at 1,000 requests/s")
     parser.add_argument("--warmup", type=float, default=10, help="seconds of warm-up at 1,000 requests/s")
