@@ -1,4 +1,4 @@
-"""Request bodies decoded strictly straight into msgspec Structs, for endpoints other than predictions."""
+"""Request bodies decoded strictly straight into msgspec Structs: the one DTO every endpoint's body uses."""
 
 from __future__ import annotations
 
@@ -19,16 +19,20 @@ T = TypeVar("T", bound=msgspec.Struct)
 
 
 class StrictBodyDTO(MsgspecDTO[T]):
-    """``StrictBodyDTO[SomeStruct]``: the body decoded by ``decode_json_body`` and documented from the Struct.
+    """``StrictBodyDTO[SomeStruct]``: the body decoded strictly, in one pass, straight into the Struct, and
+    documented from it.
 
-    The same as predictions' ``PredictionRequestDTO`` (see why there) for any Struct: numbers sent as strings
-    are 400s, and OpenAPI describes the Struct's own constraints.
+    Litestar's own decoding is lax: it would take ``"mileage": "12000"`` for a number and ``2015.0`` for a
+    year. Its DTOs are lax too, and their generated transfer models cannot describe an optional string with
+    a length limit in OpenAPI, so this DTO builds no transfer model at all. Subclasses may decode otherwise
+    (a protocol's own error type) by overriding ``decode_bytes``.
     """
 
     @classmethod
     def create_for_field_definition(
         cls, field_definition: FieldDefinition, handler_id: str, backend_cls: type[DTOBackend] | None = None
     ) -> None:
+        # Nothing to build: decode_bytes and create_openapi_schema use the Struct itself.
         return None
 
     @classmethod

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
-from litestar.dto import MsgspecDTO
 from litestar.exceptions import ClientException, ValidationException
 from litestar.openapi import ResponseSpec
-from litestar.openapi.spec import Reference, Schema
 from litestar.params import Body, Parameter
-from litestar.typing import FieldDefinition
 
-from daystosell_service.api.errors import VALIDATION_FAILED, decode_json_body
+from daystosell_service.api.bodies import StrictBodyDTO
+from daystosell_service.api.errors import VALIDATION_FAILED
 from daystosell_service.api.schemas import (
     Contribution,
     ContributionBaseline,
@@ -38,37 +36,7 @@ CONTRIBUTIONS_DESCRIPTION = (
     f"contributions is the prediction. At most {MAX_ADVERTS_WITH_CONTRIBUTIONS} adverts a request."
 )
 
-if TYPE_CHECKING:
-    from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.dto._backend import DTOBackend
-
-
-class PredictionRequestDTO(MsgspecDTO[PredictionRequest]):
-    """Decodes the body strictly, in one pass, straight into the Structs, and documents it from them.
-
-    Litestar's own decoding is lax: it would take ``"mileage": "12000"`` for a number and ``2015.0`` for a
-    year. Its DTOs are lax too, and their generated transfer models cannot describe an optional string with
-    a length limit in OpenAPI, so this DTO builds no transfer model at all.
-    """
-
-    @classmethod
-    def create_for_field_definition(
-        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: type[DTOBackend] | None = None
-    ) -> None:
-        # Nothing to build: decode_bytes and create_openapi_schema below use the Structs themselves.
-        return None
-
-    @classmethod
-    def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
-    ) -> Reference | Schema:
-        body = FieldDefinition.from_annotation(
-            PredictionRequest, kwarg_definition=field_definition.kwarg_definition
-        )
-        return schema_creator.for_field_definition(body)
-
-    def decode_bytes(self, value: bytes) -> PredictionRequest:
-        return decode_json_body(value, PredictionRequest)
+PredictionRequestDTO = StrictBodyDTO[PredictionRequest]
 
 
 async def reject_empty_body(request: Request[Any, Any, Any]) -> None:

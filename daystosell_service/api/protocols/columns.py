@@ -9,24 +9,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
-from litestar.dto import MsgspecDTO
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.spec import Reference, Schema
 from litestar.status_codes import HTTP_400_BAD_REQUEST, HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandler, ExceptionHandlersMap
-from litestar.typing import FieldDefinition
 
+from daystosell_service.api import bodies
 from daystosell_service.api.errors import ROOT, field_error
 from daystosell_service.api.schemas import MAX_ADVERTS_PER_REQUEST, Advert, model_feature_types
 from daystosell_service.api.scorer import UnscorableAdvertError
-
-if TYPE_CHECKING:
-    from litestar._openapi.schema_generation import SchemaCreator
-    from litestar.dto._backend import DTOBackend
 
 log = logging.getLogger("daystosell_service.api")
 
@@ -178,23 +172,9 @@ def protocol_exception_handlers(handler: ExceptionHandler) -> ExceptionHandlersM
     return dict.fromkeys(keys, handler)
 
 
-class StrictBodyDTO(MsgspecDTO[S], Generic[S]):
-    """A protocol's body decoded strictly, in one pass, into its Struct, and documented from it, as the native
-    API's PredictionRequestDTO does; a body that does not decode is an InputError, in the protocol's shape."""
-
-    @classmethod
-    def create_for_field_definition(
-        cls, field_definition: FieldDefinition, handler_id: str, backend_cls: type[DTOBackend] | None = None
-    ) -> None:
-        # Nothing to build: decode_bytes and create_openapi_schema use the Struct itself.
-        return None
-
-    @classmethod
-    def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
-    ) -> Reference | Schema:
-        body = FieldDefinition.from_annotation(cls.model_type, kwarg_definition=field_definition.kwarg_definition)
-        return schema_creator.for_field_definition(body)
+class StrictBodyDTO(bodies.StrictBodyDTO[S]):
+    """The native API's strict body DTO, for a protocol: a body that does not decode is an InputError, in the
+    protocol's shape, and a protocol that appends raw data after its JSON says where the JSON ends."""
 
     def decode_bytes(self, value: bytes) -> S:
         return decode_json(self.json_part(value), self.model_type)
