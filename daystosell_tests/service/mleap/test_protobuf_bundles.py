@@ -553,7 +553,7 @@ def converted(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tu
     """Each case as (json dir, json zip, protobuf dir, protobuf zip), the protobuf ones written by MLeap's runtime
     in one JVM; cases MLeap could not convert are left out (and checked against NOT_CONVERTIBLE)."""
     if not (jvm_dir() / "classes" / "MleapConvert.class").exists():
-        pytest.skip("MLeap's JVM runtime is not installed: run scripts/setup.sh")
+        pytest.fail("MLeap's JVM runtime is not installed: run scripts/setup.sh")
     base = tmp_path_factory.mktemp("protobuf")
     paths = {}
     for name, stage in CASES.items():
