@@ -22,7 +22,7 @@ from daystosell_service.app import create_app
 from daystosell_service.golden import GOLDEN_FILE
 
 from .support import MODEL_VERSION, advert
-from .test_startup import serve_model, startup_failure
+from .test_startup import BrokenModel, serve_model, startup_failure
 
 PREDICT = "/v1/predictions"
 GENERATED_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -190,10 +190,6 @@ def test_every_response_gets_its_own_id_even_errors(client: TestClient[Litestar]
 def test_an_error_logged_during_a_request_carries_its_id(
     client: TestClient[Litestar], app: Litestar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class BrokenModel:
-        def transform(self, rows: object, select: object) -> list[dict[str, object]]:
-            raise RuntimeError("runtime bug")
-
     serve_model(app, BrokenModel())
     with captured_logs(caplog) as records:
         response = client.post(PREDICT, json={"adverts": [advert()]}, headers={"X-Request-ID": "broken-1"})

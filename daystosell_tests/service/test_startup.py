@@ -176,6 +176,13 @@ def test_golden_rows_without_every_model_input_stop_startup(bundle_dir: Path, tm
         Scorer.load(bundle_dir).check_golden(golden)
 
 
+class BrokenModel:
+    """A runtime that fails on every row: what a bug in it looks like to the service."""
+
+    def transform(self, rows: object, select: object) -> list[dict[str, object]]:
+        raise RuntimeError("runtime bug")
+
+
 def serve_model(app: Litestar, model: Any) -> None:
     """Swap the loaded model of a running app for a stand-in that misbehaves."""
     state = service_state(app)
@@ -185,10 +192,6 @@ def serve_model(app: Litestar, model: Any) -> None:
 def test_a_model_failure_is_a_logged_500_not_a_crash(
     client: TestClient[Litestar], app: Litestar, caplog: pytest.LogCaptureFixture
 ) -> None:
-    class BrokenModel:
-        def transform(self, rows: object, select: object) -> list[dict[str, object]]:
-            raise RuntimeError("runtime bug")
-
     serve_model(app, BrokenModel())
     with caplog.at_level(logging.ERROR, logger="daystosell_service"):
         response = client.post("/v1/predictions", json={"adverts": [advert()]})
