@@ -26,12 +26,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.report import write_results  # noqa: E402
 from daystosell_assets.mleap.reference import jvm_dir, leap_frame  # noqa: E402
 from daystosell_assets.resources import DEFAULT_LAKE_ROOT  # noqa: E402
 from daystosell_service.golden import GOLDEN_FILE, read_golden  # noqa: E402
 from daystosell_service.mleap import load_bundle  # noqa: E402
-
-RESULTS = ROOT / "benchmarks" / "results"
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:
@@ -215,10 +214,7 @@ def main() -> None:
     single["spark"], batch["spark"] = spark_results["single"], spark_results["batch"]
 
     lines = tables(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "scoring_latency.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / "scoring_latency.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("scoring_latency", results, lines)
 
 
 if __name__ == "__main__":

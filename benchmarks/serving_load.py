@@ -54,12 +54,12 @@ from benchmarks.loadgen import (  # noqa: E402
     serving,
     vegeta_binary,
 )
+from benchmarks.report import write_results  # noqa: E402
 from daystosell_assets.mleap.reference import jvm_dir, leap_frame  # noqa: E402
 from daystosell_assets.resources import DEFAULT_LAKE_ROOT  # noqa: E402
 from daystosell_service.golden import GOLDEN_FILE, read_golden  # noqa: E402
 from daystosell_service.launcher import free_port  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 BENCH_STATE = ROOT / ".state" / "bench"
 TARGET_RATE = 1_000
 TARGET_P99_MS = 2.0
@@ -354,10 +354,7 @@ def main() -> None:
         results["servers"].append(measure(plan))
     results["machine"]["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     lines = tables(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"{args.output}.json").write_text(json.dumps(results, indent=2) + "\n")
-    (RESULTS / f"{args.output}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.output, results, lines)
 
 
 if __name__ == "__main__":

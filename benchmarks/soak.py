@@ -38,8 +38,8 @@ from benchmarks.loadgen import (  # noqa: E402
     serving,
     start_attack,
 )
+from benchmarks.report import write_results  # noqa: E402
 
-RESULTS = ROOT / "benchmarks" / "results"
 MIB = 1024 * 1024
 
 
@@ -164,10 +164,7 @@ def main() -> None:
         print(f"soak done in {time.monotonic() - started:.0f} s", flush=True)
     name = str(bundle.relative_to(ROOT) if bundle.is_relative_to(ROOT) else bundle)
     lines = markdown(result, name)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "soak.json").write_text(json.dumps({"bundle": name, **result.as_dict()}, indent=2) + "\n")
-    (RESULTS / "soak.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results("soak", {"bundle": name, **result.as_dict()}, lines)
     if not result.passed:
         raise SystemExit("soak failed: " + "; ".join(result.failures()))
 

@@ -32,11 +32,11 @@ class GraphRun:
     metadata: dict[str, Any]
 
 
-def seed_lake(root: Path, adverts: int = TEST_ADVERTS, seed: int = 5) -> Path:
+def seed_lake(spark: Any, root: Path, adverts: int = TEST_ADVERTS, seed: int = 5) -> Path:
     from daystosell_assets.lake.layout import LakeLayout
     from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
 
-    write_raw_lake(LakeLayout(root), MarketSpec(adverts=adverts, seed=seed))
+    write_raw_lake(spark, LakeLayout(str(root)), MarketSpec(adverts=adverts, seed=seed))
     return root
 
 
@@ -45,11 +45,19 @@ def materialize_graph(lake_root: Path, instance: Any) -> Any:
     from dagster import materialize
 
     from daystosell_assets.definitions import defs
-    from daystosell_assets.resources import local_resources
+    from daystosell_assets.resources import lake_resources
 
     return materialize([*(defs.assets or []), *(defs.asset_checks or [])],
-                       resources=local_resources(str(lake_root)), instance=instance,
+                       resources=lake_resources(str(lake_root)), instance=instance,
                        run_config=TRAINING_RUN_CONFIG, raise_on_error=False)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Any:
+    """The suite's one Spark session, built with the project's settings; ``PySparkResource`` reuses it."""
+    from daystosell_assets.resources import spark_session
+
+    return spark_session()
 
 
 @pytest.fixture(scope="session")
@@ -61,9 +69,9 @@ def dagster_instance() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def graph_run(tmp_path_factory: pytest.TempPathFactory, dagster_instance: Any) -> GraphRun:
+def graph_run(tmp_path_factory: pytest.TempPathFactory, dagster_instance: Any, spark: Any) -> GraphRun:
     """The whole asset graph, materialised once for the session on a seeded lake."""
-    lake_root = seed_lake(tmp_path_factory.mktemp("lake"))
+    lake_root = seed_lake(spark, tmp_path_factory.mktemp("lake"))
     result = materialize_graph(lake_root, dagster_instance)
     assert result.success, "materialising the asset graph failed: see the Dagster log above"
     [materialization] = result.asset_materializations_for_node("mleap_bundle")

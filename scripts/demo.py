@@ -21,7 +21,7 @@ from daystosell_assets.definitions import defs
 from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
-from daystosell_assets.resources import DEFAULT_LAKE_ROOT
+from daystosell_assets.resources import DEFAULT_LAKE_ROOT, spark_session
 from daystosell_service.golden import GOLDEN_FILE, read_golden, relative_error
 from daystosell_service.launcher import running_service
 
@@ -88,7 +88,7 @@ def main() -> None:
 
     lake_root = Path(os.environ.get("DAYSTOSELL_LAKE_ROOT", DEFAULT_LAKE_ROOT))
     say(f"seeding a sample lake of {args.adverts:,} adverts in {lake_root}")
-    counts = write_raw_lake(LakeLayout(lake_root), MarketSpec(adverts=args.adverts))
+    counts = write_raw_lake(spark_session(), LakeLayout(str(lake_root)), MarketSpec(adverts=args.adverts))
     print("   " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
     materialise_everything()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything daystosell needs on a fresh Debian machine, and nothing twice:
-# Debian packages, the Python environment, the runtime's C kernels, MLeap's JVM runtime from Maven
-# Central, the load generator vegeta from the Go module proxy, and the container base image. Each step
-# records a stamp of its inputs and is skipped when they are unchanged.
+# Debian packages, the Python environment, the runtime's C kernels, MLeap's JVM runtime, Spark's S3A
+# connector and the S3Proxy server from Maven Central, the load generator vegeta from the Go module proxy,
+# and the container base image. Each step records a stamp of its inputs and is skipped when they are
+# unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -78,6 +79,44 @@ install_mleap_jvm() {
   stamp_set mleap-jvm "$key"
 }
 
+install_s3a_jars() {
+  # Spark's S3A connector for lakes on S3: hadoop-aws at the exact Hadoop version pyspark ships, with only
+  # the AWS SDK modules it needs (not the 600 MB SDK bundle). daystosell_assets/lake/s3.py puts them on
+  # spark.jars.
+  local pom=daystosell_assets/lake/jvm/pom.xml key hadoop
+  key=$(digest "$pom")
+  if stamp_ok s3a-jars "$key" && compgen -G "$STATE/s3a/lib/hadoop-aws-*.jar" >/dev/null; then
+    log "S3A connector: up to date (.state/s3a/lib)"
+    return
+  fi
+  hadoop=$(find .venv/lib -path '*/pyspark/jars/hadoop-client-api-*.jar' -printf '%f\n' | sed -n 's/^hadoop-client-api-\(.*\)\.jar$/\1/p')
+  if [ -n "$hadoop" ] && ! grep -q "<hadoop.version>$hadoop</hadoop.version>" "$pom"; then
+    log "S3A connector: pyspark ships Hadoop $hadoop but $pom asks for another hadoop-aws: align them"
+    return 1
+  fi
+  log "S3A connector: resolving hadoop-aws ${hadoop:-} and the AWS SDK modules from Maven Central"
+  rm -rf "$STATE/s3a"
+  mkdir -p "$STATE/s3a/lib"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$STATE/s3a/lib" -DincludeScope=runtime
+  stamp_set s3a-jars "$key"
+}
+
+install_s3proxy() {
+  # S3Proxy, the S3-compatible server on loopback that scripts/s3_server.py runs for tests and local
+  # development (buckets as folders on disk).
+  local pom=scripts/s3proxy/pom.xml key
+  key=$(digest "$pom")
+  if stamp_ok s3proxy "$key" && compgen -G "$STATE/s3proxy/lib/s3proxy-*.jar" >/dev/null; then
+    log "S3Proxy: up to date (.state/s3proxy/lib)"
+    return
+  fi
+  log "S3Proxy: resolving its jars from Maven Central"
+  rm -rf "$STATE/s3proxy"
+  mkdir -p "$STATE/s3proxy/lib"
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DoutputDirectory="$STATE/s3proxy/lib" -DincludeScope=runtime
+  stamp_set s3proxy "$key"
+}
+
 VEGETA_MODULE="github.com/tsenart/vegeta/v12@v12.13.0"
 
 install_vegeta() {
@@ -112,6 +151,8 @@ install_debian_packages
 install_python_env
 build_kernels
 install_mleap_jvm
+install_s3a_jars
+install_s3proxy
 install_vegeta
 install_base_image
 log "ready"

@@ -9,6 +9,7 @@ would score differently in production.
 import hashlib
 import json
 import math
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from dagster_pyspark import PySparkResource
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
+from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.ml.pipeline import PREDICTION
 from daystosell_assets.mleap.golden import edge_cases, sample_inputs, spark_golden_rows
 from daystosell_assets.mleap.reference import score_with_mleap
@@ -52,41 +54,46 @@ def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_mo
                  training_set: DataFrame, pyspark: PySparkResource, lake: LakeResource) -> MaterializeResult:
     trained_at = datetime.now(UTC)
     version = f"{trained_at:%Y%m%dT%H%M%SZ}-{context.run.run_id[:8]}"
-    folder = lake.layout.bundle(version)
-    folder.mkdir(parents=True, exist_ok=True)
-    bundle_path = folder / BUNDLE_FILE
+    with tempfile.TemporaryDirectory(prefix="daystosell-bundle-") as tmp:
+        folder = Path(tmp)
+        bundle_path = folder / BUNDLE_FILE
+        written = write_bundle(fitted_model, training_set, bundle_path, name="daystosell",
+                               meta={"model_version": version, "trained_at": trained_at.isoformat(),
+                                     "spark_version": pyspark.spark_session.version})
+        context.log.info(f"wrote {BUNDLE_FILE} ({bundle_path.stat().st_size} bytes; ops {written.ops})")
 
-    written = write_bundle(fitted_model, training_set, bundle_path, name="daystosell",
-                           meta={"model_version": version, "trained_at": trained_at.isoformat(),
-                                 "spark_version": pyspark.spark_session.version})
-    context.log.info(f"wrote {bundle_path} ({bundle_path.stat().st_size} bytes; ops {written.ops})")
+        inputs = sample_inputs(training_set, config.golden_rows)
+        inputs += edge_cases(inputs[0])
+        golden = spark_golden_rows(pyspark.spark_session, fitted_model, inputs)
+        write_golden(folder / GOLDEN_FILE, golden)
 
-    inputs = sample_inputs(training_set, config.golden_rows)
-    inputs += edge_cases(inputs[0])
-    golden = spark_golden_rows(pyspark.spark_session, fitted_model, inputs)
-    write_golden(folder / GOLDEN_FILE, golden)
+        runtime = load_bundle(bundle_path)
+        python_report = compare(golden, [r[PREDICTION] for r in runtime.transform(
+            [g.inputs for g in golden], select=[PREDICTION])])
+        mleap_report = compare(golden, score_with_mleap(bundle_path, [g.inputs for g in golden],
+                                                        runtime.input_schema))
+        for who, report in (("Python MLeap runtime", python_report), ("MLeap's JVM runtime", mleap_report)):
+            context.log.info(f"{who}: {report.summary()}")
+            if not report.passed:
+                raise Failure(f"{who} does not reproduce Spark's predictions: {report.summary()}",
+                              metadata=_report_metadata(report))
 
-    runtime = load_bundle(bundle_path)
-    python_report = compare(golden, [r[PREDICTION] for r in runtime.transform(
-        [g.inputs for g in golden], select=[PREDICTION])])
-    mleap_report = compare(golden, score_with_mleap(bundle_path, [g.inputs for g in golden],
-                                                    runtime.input_schema))
-    for who, report in (("Python MLeap runtime", python_report), ("MLeap's JVM runtime", mleap_report)):
-        context.log.info(f"{who}: {report.summary()}")
-        if not report.passed:
-            raise Failure(f"{who} does not reproduce Spark's predictions: {report.summary()}",
-                          metadata=_report_metadata(report))
-
-    digest = file_digest(bundle_path)
-    manifest = {"model_version": version, "bundle_digest": digest, "trained_at": trained_at.isoformat(),
-                "ops": written.ops, "golden_rows": len(golden), **training_metadata(context)}
-    (folder / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        digest = file_digest(bundle_path)
+        size = bundle_path.stat().st_size
+        manifest = {"model_version": version, "bundle_digest": digest, "trained_at": trained_at.isoformat(),
+                    "ops": written.ops, "golden_rows": len(golden), **training_metadata(context)}
+        (folder / MODEL_FILE).write_text(json.dumps(manifest, indent=2) + "\n")
+        # Only a bundle both runtimes reproduce reaches the lake, and with it everything that describes it.
+        key = LakeLayout.bundle_key(version)
+        lake.objects.put_dir(folder, key)
+    bundle_dir = lake.objects.uri(key)
+    context.log.info(f"bundle {version} stored at {bundle_dir}")
     return MaterializeResult(metadata={
         "model_version": version,
         "bundle_digest": digest,
-        "bundle_dir": MetadataValue.path(str(folder)),
-        "bundle_path": MetadataValue.path(str(bundle_path)),
-        "bundle_bytes": bundle_path.stat().st_size,
+        "bundle_dir": MetadataValue.path(bundle_dir),
+        "bundle_path": MetadataValue.path(lake.objects.uri(f"{key}/{BUNDLE_FILE}")),
+        "bundle_bytes": size,
         "ops": MetadataValue.json(written.ops),
         "golden_rows": len(golden),
         "python_runtime_max_rel_error": python_report.max_rel_error,

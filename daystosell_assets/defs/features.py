@@ -1,21 +1,22 @@
 """The training set: sold adverts joined with what is known about the vehicle, its price and place."""
 
 
-from dagster import asset
+from dagster import Output, asset
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from daystosell_assets import schemas
-from daystosell_assets.checks import schema_check
 from daystosell_assets.ml.pipeline import LABEL
+from daystosell_assets.profiling import column_summary, histogram
+from daystosell_assets.quality.checks import row_count_check, schema_check
 
 
 @asset(group_name="features", kinds={"spark", "parquet"},
        description="One row per sold advert: the model's raw inputs and the label `days_to_sell`.")
 def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
-                 geography: DataFrame) -> DataFrame:
+                 geography: DataFrame) -> Output[DataFrame]:
     sold = adverts.where(F.col("sold_date").isNotNull())
-    return (
+    df = (
         sold.join(valuations.select("vehicle_id", "valuation"), "vehicle_id")
         .join(taxonomy.select("make", "model", "fuel"), ["make", "model", "fuel"])
         .join(geography.select("postcode_area", "region"), "postcode_area")
@@ -28,6 +29,15 @@ def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
             F.datediff("sold_date", "listed_date").cast("double").alias(LABEL),
         )
     )
+    rows, summary = column_summary(df)
+    return Output(df, metadata={
+        "columns": summary,
+        **({"price_position": histogram(df, F.col("asking_price") / F.col("valuation"), bins=50,
+                                        title="Price position (asking price / valuation)", xlabel="ratio"),
+            "days_to_sell": histogram(df, LABEL, bins=60, range_=(0, 180), title="Days to sell", xlabel="days")}
+           if rows else {}),
+    })
 
 
-training_set_check = schema_check("training_set", schemas.TrainingSet)
+training_set_checks = [schema_check("training_set", schemas.TrainingSet, ("advert_id",)),
+                       row_count_check("training_set")]

@@ -31,7 +31,7 @@ from dagster import (
 
 from daystosell_assets.release import ImageLabels, build_image, golden_test, prepare_build_context, run_container
 from daystosell_assets.release.images import default_base_image
-from daystosell_assets.resources import PROJECT_ROOT
+from daystosell_assets.resources import PROJECT_ROOT, LakeResource
 from daystosell_service.golden import GOLDEN_FILE, read_golden
 
 # Release steps pass image names, not Spark data: they keep them in the instance's own storage.
@@ -64,11 +64,12 @@ def source_commit() -> str:
 
 @op(out=Out(str, io_manager_key=RELEASE_IO_MANAGER), tags={"kind": "docker"})
 def build_service_image(context: OpExecutionContext, config: ReleaseConfig,
-                        image_builder: ImageBuilderResource) -> Output[str]:
+                        image_builder: ImageBuilderResource, lake: LakeResource) -> Output[str]:
     """Builds the scoring-service image with the bundle and its golden rows as the last layer."""
     tag = image_builder.tag(config.model_version)
     with tempfile.TemporaryDirectory(prefix="daystosell-image-") as tmp:
-        build_dir = prepare_build_context(Path(config.bundle_dir), Path(tmp) / "context")
+        bundle_dir = lake.fetch(config.bundle_dir, Path(tmp) / "bundle")
+        build_dir = prepare_build_context(bundle_dir, Path(tmp) / "context")
         labels = ImageLabels(model_version=config.model_version, bundle_digest=config.bundle_digest,
                              source_commit=source_commit())
         image = build_image(build_dir, tag, image_builder.base_image, labels, logger=context.log)
@@ -80,9 +81,11 @@ def build_service_image(context: OpExecutionContext, config: ReleaseConfig,
 
 
 @op(out=Out(str, io_manager_key=RELEASE_IO_MANAGER), tags={"kind": "docker"})
-def golden_test_image(context: OpExecutionContext, config: ReleaseConfig, image: str) -> Output[str]:
+def golden_test_image(context: OpExecutionContext, config: ReleaseConfig, image: str,
+                      lake: LakeResource) -> Output[str]:
     """Runs the image and sends it every golden row: each prediction must be Spark's."""
-    golden = read_golden(Path(config.bundle_dir) / GOLDEN_FILE)
+    with tempfile.TemporaryDirectory(prefix="daystosell-golden-") as tmp:
+        golden = read_golden(lake.fetch(config.bundle_dir, Path(tmp)) / GOLDEN_FILE)
     with run_container(image, logger=context.log) as url:
         report = golden_test(url, golden)
     context.log.info(report.summary())

@@ -28,7 +28,9 @@ def test_every_asset_materialises_and_every_check_passes(graph_run: GraphRun) ->
                     for e in [e.event_specific_data.materialization]}
     assert materialized == set(ASSETS)
     checks = graph_run.result.get_asset_check_evaluations()
-    assert {c.check_name for c in checks} == {f"{a}_schema" for a in ASSETS[:5]}
+    datasets = ASSETS[:5]
+    assert {c.check_name for c in checks} == {
+        *(f"{a}_schema" for a in datasets), *(f"{a}_row_count" for a in datasets), "adverts_references"}
     assert all(c.passed for c in checks)
     assert graph_run.metadata["golden_rows"] >= 1000
     assert graph_run.metadata["bundle_digest"].startswith("sha256:")
