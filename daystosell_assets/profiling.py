@@ -210,7 +210,7 @@ def _ticks() -> FuncFormatter:
     return FuncFormatter(lambda x, _: f"{int(x):,}" if float(x).is_integer() else f"{x:g}")
 
 
-def _data_uri(fig: Figure) -> str:
+def png_data_uri(fig: Figure) -> str:
     """The figure as a PNG data URI: the one place plots become bytes."""
     buffer = io.BytesIO()
     # No "Software" text chunk and an optimised deflate keep the metadata entry small.
@@ -218,9 +218,9 @@ def _data_uri(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _image(fig: Figure, title: str, caption: str | None = None) -> MetadataValue:
+def image_markdown(fig: Figure, title: str, caption: str | None = None) -> MetadataValue:
     alt = title.replace("[", "(").replace("]", ")")
-    text = f"![{alt}]({_data_uri(fig)})"
+    text = f"![{alt}]({png_data_uri(fig)})"
     return MetadataValue.md(text + (f"\n\n*{caption}*" if caption else ""))
 
 
@@ -258,7 +258,7 @@ def histogram(df: DataFrame, column: str | Column, *, title: str, bins: int = 40
              f"{outside:,} outside it ({h.below:,} below, {h.above:,} above)"]
     if h.nulls:
         parts.append(f"{h.nulls:,} null")
-    return _image(fig, title, " · ".join(parts))
+    return image_markdown(fig, title, " · ".join(parts))
 
 
 def bar_chart(counts: Sequence[tuple[str, float]], *, title: str, xlabel: str | None = None) -> MetadataValue:
@@ -282,7 +282,7 @@ def bar_chart(counts: Sequence[tuple[str, float]], *, title: str, xlabel: str | 
         ax.set_xlabel(xlabel, fontsize=9)
     ax.tick_params(axis="x", labelsize=8)
     ax.xaxis.set_major_formatter(_ticks())
-    return _image(fig, title)
+    return image_markdown(fig, title)
 
 
 def top_values(df: DataFrame, column: str | Column, n: int = 15, other: str = "(other)") -> list[tuple[str, int]]:

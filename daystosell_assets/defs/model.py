@@ -1,14 +1,29 @@
-"""The fitted Spark pipeline, evaluated on the newest listings as production would see them."""
+"""The fitted Spark pipeline, evaluated on the newest listings as production would see them, against the
+naive guess it has to beat."""
 
 
 import pyspark
 from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
 from pyspark.ml import PipelineModel
-from pyspark.ml.evaluation import RegressionEvaluator
+from pyspark.ml.feature import VectorAssembler
+from pyspark.ml.regression import GBTRegressionModel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
-from daystosell_assets.ml.pipeline import INPUT_COLUMNS, LABEL, PREDICTION, GbtParams, build_pipeline
+from daystosell_assets.ml.evaluation import (
+    baseline_predictions,
+    comparison_table,
+    importance_by_input,
+    mae_by_band,
+    regression_metrics,
+    time_split,
+)
+from daystosell_assets.ml.pipeline import LABEL, PREDICTION, GbtParams, build_pipeline
+from daystosell_assets.ml.plots import feature_importances, predicted_vs_actual, residuals_by_band
+
+BASELINE = "baseline_prediction"
+# The columns the evaluation reads; the scored holdout keeps only these in its cache.
+EVALUATED = (LABEL, PREDICTION, "make", "model", "asking_price", "valuation")
+SCATTER_SAMPLE = 5000
 
 
 class TrainingConfig(Config):
@@ -16,13 +31,6 @@ class TrainingConfig(Config):
     max_depth: int = 5
     step_size: float = 0.1
     holdout_fraction: float = 0.2
-
-
-def time_split(df: DataFrame, holdout_fraction: float) -> tuple[DataFrame, DataFrame]:
-    """Older listings to train on, the newest ``holdout_fraction`` to evaluate on."""
-    day = F.datediff("listed_date", F.lit("2000-01-01"))
-    [cutoff] = df.select(day.alias("d")).approxQuantile("d", [1.0 - holdout_fraction], 0.001)
-    return df.where(day < cutoff), df.where(day >= cutoff)
 
 
 @asset(group_name="model", kinds={"spark"},
@@ -35,26 +43,41 @@ def fitted_model(context: AssetExecutionContext, config: TrainingConfig,
     rows = train.count()
     context.log.info(f"fitting {params} on {rows} adverts")
     model = build_pipeline(params).fit(train)
+
+    transformed = model.transform(holdout)
+    features_metadata = transformed.schema["features"].metadata
+    # Model and baseline side by side in one cached frame: every metric and plot below reads it, not the lake.
+    scored = baseline_predictions(train, transformed.select(*EVALUATED), prediction=BASELINE).cache()
+    holdout_rows = scored.count()
     train.unpersist()
 
-    scored = model.transform(holdout).select(LABEL, PREDICTION).cache()
-    metrics = {m: RegressionEvaluator(labelCol=LABEL, predictionCol=PREDICTION, metricName=m).evaluate(scored)
-               for m in ("mae", "rmse", "r2")}
-    median = train.approxQuantile(LABEL, [0.5], 0.001)[0]
-    baseline_mae = float(scored.select(F.avg(F.abs(F.col(LABEL) - F.lit(median)))).collect()[0][0])
+    scorers = {"model": PREDICTION, "baseline": BASELINE}
+    metrics = {name: regression_metrics(scored, prediction=column) for name, column in scorers.items()}
+    by_band = {name: mae_by_band(scored, prediction=column) for name, column in scorers.items()}
+    plots = {"predicted_vs_actual": predicted_vs_actual(scored, SCATTER_SAMPLE),
+             "residuals_by_price_position": residuals_by_band(scored)}
     scored.unpersist()
-    table = "\n".join(["| metric | model | median baseline |", "| --- | --- | --- |",
-                       f"| MAE (days) | {metrics['mae']:.2f} | {baseline_mae:.2f} |",
-                       f"| RMSE (days) | {metrics['rmse']:.2f} | |",
-                       f"| R² | {metrics['r2']:.3f} | |"])
+
+    [assembler] = [s for s in model.stages if isinstance(s, VectorAssembler)]
+    [gbt] = [s for s in model.stages if isinstance(s, GBTRegressionModel)]
+    inputs = assembler.getInputCols()
+    importances = importance_by_input(features_metadata, gbt.featureImportances.toArray().tolist(), inputs)
+    model_metrics, baseline_metrics = metrics["model"], metrics["baseline"]
+    context.log.info(f"holdout MAE {model_metrics.mae:.2f} days, baseline {baseline_metrics.mae:.2f}")
     return Output(model, metadata={
         "training_rows": rows,
-        "holdout_mae": metrics["mae"],
-        "holdout_rmse": metrics["rmse"],
-        "holdout_r2": metrics["r2"],
-        "baseline_mae": baseline_mae,
-        "metrics": MetadataValue.md(table),
-        "inputs": list(INPUT_COLUMNS),
+        "holdout_rows": holdout_rows,
+        "holdout_mae": model_metrics.mae,
+        "holdout_rmse": model_metrics.rmse,
+        "holdout_r2": model_metrics.r2,
+        "baseline_mae": baseline_metrics.mae,
+        "metrics": MetadataValue.md(
+            comparison_table(metrics, by_band)
+            + "\n\n*baseline: the training part's median days to sell for the make and model (else the make, "
+            "else all adverts)*"),
+        "features": MetadataValue.json([name.removesuffix("_onehot") for name in inputs]),
         "hyperparameters": MetadataValue.json(params.__dict__),
         "spark_version": pyspark.__version__,
+        **plots,
+        "feature_importances": feature_importances(list(importances), list(importances.values())),
     })
