@@ -9,7 +9,7 @@ from daystosell_assets.resources import lake_resources
 
 defs = Definitions(
     assets=load_assets_from_modules([sources, features, model, bundle]),
-    asset_checks=[*sources.source_checks, *features.training_set_checks],
+    asset_checks=[*sources.source_checks, *features.training_set_checks, model.fitted_model_gate],
     jobs=[release.release_bundle],
     sensors=[release.mleap_bundle_sensor],
     resources={**lake_resources(), "image_builder": release.ImageBuilderResource(),

@@ -18,6 +18,7 @@ from dagster_aws.s3 import S3Resource
 from dagster_pyspark import PySparkResource
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.utils import is_remote
 
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.lake.objects import LakeObjects, LocalObjects, S3Objects, fetch_dir
@@ -55,16 +56,23 @@ class LakeResource(ConfigurableResource):
     def spark(self, pyspark: PySparkResource) -> SparkSession:
         """The Spark session, able to reach this lake (S3A settings apply to a session already running)."""
         session = pyspark.spark_session
-        if self.layout.on_s3 and self.s3 is not None:
+        # A Spark Connect server reaches S3 with its own settings, given when it starts.
+        if self.layout.on_s3 and self.s3 is not None and not is_remote():
             configure_s3a(session, endpoint_url=self.s3.endpoint_url, access_key=self.s3.aws_access_key_id,
                           secret_key=self.s3.aws_secret_access_key, region=self.s3.region_name or DEFAULT_REGION)
         return session
 
 
 def spark_config(master: str = "local[*]", driver_memory: str = "4g",
-                 extra: dict[str, str] | None = None) -> dict[str, Any]:
+                 extra: dict[str, str] | None = None, remote: str | None = None) -> dict[str, Any]:
     """Spark settings for this project. Driver memory must be set before the JVM starts, so it
-    belongs here rather than on a running session."""
+    belongs here rather than on a running session.
+
+    With ``remote`` (a Spark Connect URL, ``sc://host:port``) the session is a client of that server: pyspark
+    refuses a master beside it, and the JVM settings belong to whoever starts the server."""
+    if remote:
+        return {"spark.remote": remote, "spark.sql.shuffle.partitions": "8", "spark.sql.session.timeZone": "UTC",
+                **(extra or {})}
     config: dict[str, Any] = {
         "spark.master": master,
         "spark.driver.memory": driver_memory,
@@ -125,7 +133,8 @@ class SparkLakeIOManager(ConfigurableIOManager):
 
 def lake_resources(lake_root: str | None = None, s3: S3Resource | None = None) -> dict[str, Any]:
     """The lake, Spark and the IO manager between them, chosen by environment: the lake root comes from
-    ``DAYSTOSELL_LAKE_ROOT`` (a folder, the embedded default, or ``s3://bucket/prefix``); on S3 the endpoint
+    ``DAYSTOSELL_LAKE_ROOT`` (a folder, the embedded default, or ``s3://bucket/prefix``); Spark from
+    ``DAYSTOSELL_SPARK_MASTER`` (a master URL) or ``DAYSTOSELL_SPARK_REMOTE`` (Spark Connect); on S3 the endpoint
     from ``DAYSTOSELL_S3_ENDPOINT_URL`` (empty for AWS itself) and credentials from the standard AWS
     variables, read by boto3 and S3A themselves so they never sit in configuration."""
     # Python stages (MathBinary) run in Spark's Python workers, which PySpark starts with
@@ -138,7 +147,8 @@ def lake_resources(lake_root: str | None = None, s3: S3Resource | None = None) -
     lake = LakeResource(root=root, s3=s3)
     pyspark = PySparkResource(spark_config=spark_config(
         master=os.environ.get("DAYSTOSELL_SPARK_MASTER", "local[*]"),
-        driver_memory=os.environ.get("DAYSTOSELL_SPARK_DRIVER_MEMORY", "4g")))
+        driver_memory=os.environ.get("DAYSTOSELL_SPARK_DRIVER_MEMORY", "4g"),
+        remote=os.environ.get("DAYSTOSELL_SPARK_REMOTE") or None))
     return {
         "lake": lake,
         "pyspark": pyspark,

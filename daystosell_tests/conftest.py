@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,6 +22,19 @@ TEST_ADVERTS = 4_000
 TRAINING_RUN_CONFIG: dict[str, Any] = {
     "ops": {"fitted_model": {"config": {"max_iter": 12, "max_depth": 4}}},
 }
+
+
+def load_script(name: str) -> ModuleType:
+    """A module of scripts/ (not a package: its files run as commands), loaded by path once and registered
+    under its own name first, as dataclasses need."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +33,10 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+# Run as a script or loaded by path: either way its own folder holds server_processes.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from server_processes import alive, command_line, free_port, log_tail, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 S3PROXY_LIB = Path(os.environ.get("DAYSTOSELL_S3PROXY_LIB") or ROOT / ".state" / "s3proxy" / "lib")
@@ -79,10 +81,6 @@ class S3ServerError(RuntimeError):
     pass
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def java_executable() -> str:
@@ -129,34 +127,13 @@ def _answers(endpoint_url: str, timeout: float = 1.0) -> bool:
         return False
 
 
-def _log_tail(log_path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) still takes signals: look at its state.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _is_our_server(pid: int, data_dir: Path) -> bool:
     """Guards against a recycled pid: the process must be S3Proxy run on this data folder's properties."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        return False
+    cmdline = command_line(pid)
     properties = str(data_dir / "s3proxy.properties").encode()
     return MAIN_CLASS.encode() in cmdline and properties in cmdline
 
@@ -187,27 +164,17 @@ def start_server(data_dir: Path, port: int | None = None, timeout: float = 60.0,
     while not _answers(server.endpoint_url, timeout=0.5):
         if process.poll() is not None:
             raise S3ServerError(f"S3Proxy exited with {process.returncode} before answering; "
-                                f"{log_path}:\n{_log_tail(log_path)}")
+                                f"{log_path}:\n{log_tail(log_path)}")
         if time.monotonic() > deadline:
             stop_process(process.pid)
             raise S3ServerError(f"S3Proxy did not answer on {server.endpoint_url} within {timeout:.0f} s; "
-                                f"{log_path}:\n{_log_tail(log_path)}")
+                                f"{log_path}:\n{log_tail(log_path)}")
         time.sleep(0.1)
     state = {**asdict(server), "data_dir": str(data_dir), "log_path": str(log_path)}
     (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
     return server, process
 
 
-def stop_process(pid: int, timeout: float = 15.0) -> None:
-    """SIGTERM to the process group ``pid`` leads (the server's own, from start_new_session), then SIGKILL."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if _alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
 
 
 def read_server(data_dir: Path) -> S3Server | None:
@@ -235,7 +202,7 @@ def running_s3_server(data_dir: Path, port: int | None = None) -> Iterator[S3Ser
 def _cli_start(args: argparse.Namespace) -> int:
     data_dir = Path(args.data).resolve()
     existing = read_server(data_dir)
-    if existing and _alive(existing.pid) and _is_our_server(existing.pid, data_dir):
+    if existing and alive(existing.pid) and _is_our_server(existing.pid, data_dir):
         print(f"already running (pid {existing.pid}) on {existing.endpoint_url}", file=sys.stderr)
         return 1
     started = time.monotonic()
@@ -264,7 +231,7 @@ def _cli_stop(args: argparse.Namespace) -> int:
     if server is None:
         print(f"no server recorded in {data_dir}", file=sys.stderr)
         return 1
-    if _alive(server.pid) and _is_our_server(server.pid, data_dir):
+    if alive(server.pid) and _is_our_server(server.pid, data_dir):
         stop_process(server.pid)
         print(f"stopped pid {server.pid}")
     else:
@@ -276,7 +243,7 @@ def _cli_stop(args: argparse.Namespace) -> int:
 def _cli_status(args: argparse.Namespace) -> int:
     data_dir = Path(args.data).resolve()
     server = read_server(data_dir)
-    running = (server is not None and _alive(server.pid) and _is_our_server(server.pid, data_dir)
+    running = (server is not None and alive(server.pid) and _is_our_server(server.pid, data_dir)
                and _answers(server.endpoint_url))
     status: dict[str, object] = {"running": running}
     if server is not None:

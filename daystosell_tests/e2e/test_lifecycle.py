@@ -30,7 +30,8 @@ def test_every_asset_materialises_and_every_check_passes(graph_run: GraphRun) ->
     checks = graph_run.result.get_asset_check_evaluations()
     datasets = ASSETS[:5]
     assert {c.check_name for c in checks} == {
-        *(f"{a}_schema" for a in datasets), *(f"{a}_row_count" for a in datasets), "adverts_references"}
+        *(f"{a}_schema" for a in datasets), *(f"{a}_row_count" for a in datasets), "adverts_references",
+        "fitted_model_gate"}
     assert all(c.passed for c in checks)
     assert graph_run.metadata["golden_rows"] >= 1000
     assert graph_run.metadata["bundle_digest"].startswith("sha256:")

@@ -19,8 +19,7 @@ from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
 from daystosell_assets.resources import lake_resources
 from daystosell_service.golden import GOLDEN_FILE, compare, read_golden
 from daystosell_service.mleap import load_bundle
-from daystosell_tests.conftest import TEST_ADVERTS, TRAINING_RUN_CONFIG
-from scripts.s3_server import running_s3_server
+from daystosell_tests.conftest import TEST_ADVERTS, TRAINING_RUN_CONFIG, load_script
 
 pytestmark = pytest.mark.spark
 
@@ -30,7 +29,7 @@ CURATED = ("adverts", "taxonomy", "valuations", "geography", "training_set")
 
 
 def test_the_whole_graph_runs_on_a_lake_in_a_real_s3_server(spark: Any, tmp_path: Path) -> None:
-    with running_s3_server(tmp_path / "s3") as server:
+    with load_script("s3_server").running_s3_server(tmp_path / "s3") as server:
         client = s3_client(server.endpoint_url, server.access_key, server.secret_key, server.region)
         client.create_bucket(Bucket=BUCKET)
         configure_s3a(spark, server.endpoint_url, server.access_key, server.secret_key, server.region)

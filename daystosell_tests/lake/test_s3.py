@@ -3,14 +3,11 @@ and Spark's S3A connector."""
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -18,24 +15,13 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from daystosell_assets.lake.s3 import configure_s3a, s3_client, s3a_spark_config
+from daystosell_tests.conftest import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 MB = 1024 * 1024
 
 
-def _load_s3_server() -> ModuleType:
-    """scripts/ is not a package: load scripts/s3_server.py by path (registered first, as dataclasses need)."""
-    if "s3_server" in sys.modules:
-        return sys.modules["s3_server"]
-    spec = importlib.util.spec_from_file_location("s3_server", ROOT / "scripts" / "s3_server.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["s3_server"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-s3_server = _load_s3_server()
+s3_server = load_script("s3_server")
 
 
 @pytest.fixture
@@ -91,7 +77,7 @@ def test_server_stops_with_its_context(tmp_path: Path) -> None:
     with s3_server.running_s3_server(tmp_path / "s3") as running:
         assert s3_server.read_server(running.data_dir) == running
         pid = running.pid
-    assert not s3_server._alive(pid)
+    assert not s3_server.alive(pid)
     assert s3_server.read_server(tmp_path / "s3") is None
     assert "Started" in running.log_path.read_text()
 
