@@ -1,16 +1,15 @@
 """`make demo`: the whole system on embedded defaults.
 
-Seeds a sample lake, materialises every asset headless into the local Dagster instance, serves the
-new bundle over HTTP and compares its answers with Spark's, then lets the bundle sensor do what
-the daemon would: build the scoring image, run it and test it against the golden rows.
+Seeds a sample lake, lets the raw-lake sensor request a retrain and runs it (every asset and check) into
+the local Dagster instance, serves the new bundle over HTTP and compares its answers with Spark's, then
+lets the bundle sensor do what the daemon would: build the scoring image, run it and test it against the
+golden rows.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,10 +17,11 @@ import httpx
 from dagster import AssetKey, DagsterInstance, build_sensor_context
 
 from daystosell_assets.definitions import defs
+from daystosell_assets.defs.automation import raw_lake_sensor
 from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
-from daystosell_assets.resources import DEFAULT_LAKE_ROOT, spark_session
+from daystosell_assets.resources import DEFAULT_LAKE_ROOT, lake_resources, spark_session
 from daystosell_service.golden import GOLDEN_FILE, read_golden, relative_error
 from daystosell_service.launcher import running_service
 
@@ -32,11 +32,21 @@ def say(message: str) -> None:
     print(f"\033[1m==> {message}\033[0m", flush=True)
 
 
-def materialise_everything() -> None:
-    say("materialising every asset (Spark local mode; checks run as they go)")
+def retrain(instance: DagsterInstance) -> None:
+    say("evaluating the raw-lake sensor, as the Dagster daemon would")
+    lake = lake_resources()["lake"]
+    with build_sensor_context(instance=instance, resources={"lake": lake}) as context:
+        requests = raw_lake_sensor.evaluate_tick(context)
+    if not requests.run_requests or requests.run_requests[0].run_key is None:
+        raise SystemExit("the raw-lake sensor requested no retrain: is the lake seeded?")
+    request, run_key = requests.run_requests[0], requests.run_requests[0].run_key
+    say(f"retrain requested (run key {run_key[:20]}): every asset, every check (Spark local mode)")
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "dagster", "asset", "materialize", "--select", "*",
-                    "-m", "daystosell_assets.definitions"], check=True, cwd=ROOT)
+    # The daemon's own tags: a daemon started later (make ui) sees this state of the lake was trained on.
+    tags = {**request.tags, "dagster/run_key": run_key, "dagster/sensor_name": raw_lake_sensor.name}
+    result = defs.resolve_job_def("retrain").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+    if not result.success:
+        raise SystemExit("the retrain failed: see its log above (a failed check names the rows that broke it)")
     say(f"asset graph materialised in {time.monotonic() - started:.0f} s")
 
 
@@ -91,8 +101,8 @@ def main() -> None:
     counts = write_raw_lake(spark_session(), LakeLayout(str(lake_root)), MarketSpec(adverts=args.adverts))
     print("   " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
 
-    materialise_everything()
     instance = DagsterInstance.get()
+    retrain(instance)
     event = instance.get_latest_materialization_event(AssetKey("mleap_bundle"))
     assert event is not None and event.asset_materialization is not None
     metadata = event.asset_materialization.metadata

@@ -6,6 +6,7 @@ the full location a person (or the release job) can fetch from.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,18 @@ class LakeObjects(Protocol):
     def exists(self, key: str) -> bool: ...
 
     def keys(self, prefix: str) -> list[str]: ...
+
+    def fingerprint(self, prefix: str) -> str:
+        """A digest of every object under ``prefix`` with its size and version: it changes when any lands,
+        goes or is rewritten."""
+        ...
+
+
+def _digest(entries: list[tuple[str, object, object]]) -> str:
+    h = hashlib.sha256()
+    for entry in sorted(entries):
+        h.update(repr(entry).encode())
+    return h.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,11 @@ class LocalObjects:
     def keys(self, prefix: str) -> list[str]:
         base = self.root / prefix
         return sorted(p.relative_to(self.root).as_posix() for p in base.rglob("*") if p.is_file())
+
+    def fingerprint(self, prefix: str) -> str:
+        files = [p for p in (self.root / prefix).rglob("*") if p.is_file()]
+        return _digest([(p.relative_to(self.root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                        for p in files])
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,13 @@ class S3Objects:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
             names += [obj["Key"][len(self.prefix) + 1 if self.prefix else 0:] for obj in page.get("Contents", [])]
         return sorted(names)
+
+    def fingerprint(self, prefix: str) -> str:
+        start = self._key(prefix).rstrip("/") + "/"
+        return _digest([(obj["Key"], obj["Size"], obj["ETag"])
+                        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
+                                                                                           Prefix=start)
+                        for obj in page.get("Contents", [])])
 
 
 def fetch_dir(location: str, local: Path, client: Any | None = None) -> Path:
