@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dagster import Definitions, FilesystemIOManager, in_process_executor, load_assets_from_modules
 
-from daystosell_assets.defs import automation, bundle, features, model, release, sources
+from daystosell_assets.defs import automation, bundle, features, model, predictions, release, sources
 from daystosell_assets.resources import lake_resources
 
 defs = Definitions(
-    assets=load_assets_from_modules([sources, features, model, bundle]),
+    assets=load_assets_from_modules([sources, features, model, bundle, predictions]),
     asset_checks=[*sources.source_checks, *features.training_set_checks, model.fitted_model_gate],
     jobs=[automation.retrain, release.release_bundle],
     sensors=[automation.raw_lake_sensor, release.mleap_bundle_sensor],

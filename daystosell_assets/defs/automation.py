@@ -21,11 +21,12 @@ from dagster import (
 from daystosell_assets.lake.layout import RAW_DATASETS, LakeLayout
 from daystosell_assets.resources import LakeResource
 
-TRAINING_ASSETS = (*RAW_DATASETS, "training_set", "fitted_model", "mleap_bundle")
+TRAINING_ASSETS = (*RAW_DATASETS, "training_set", "fitted_model", "mleap_bundle", "live_advert_predictions")
 
 retrain = define_asset_job(
     "retrain", selection=AssetSelection.assets(*TRAINING_ASSETS),
-    description="Curate the lake, rebuild the training set, fit, gate and bundle a model: every check blocking.")
+    description="Curate the lake, rebuild the training set, fit, gate and bundle a model, score the live adverts "
+                "with it: every check blocking.")
 
 
 def raw_fingerprint(lake: LakeResource) -> str:

@@ -11,13 +11,12 @@ from daystosell_assets.profiling import column_summary, histogram
 from daystosell_assets.quality.checks import row_count_check, schema_check
 
 
-@asset(group_name="features", kinds={"spark", "parquet"},
-       description="One row per sold advert: the model's raw inputs and the label `days_to_sell`.")
-def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
-                 geography: DataFrame) -> Output[DataFrame]:
-    sold = adverts.where(F.col("sold_date").isNotNull())
-    df = (
-        sold.join(valuations.select("vehicle_id", "valuation"), "vehicle_id")
+def advert_inputs(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
+                  geography: DataFrame) -> DataFrame:
+    """Every advert with the model's raw inputs as a client sends them (years and mileage as numbers), its
+    listing date and, if it sold, its sale date: one definition for training and for scoring live stock."""
+    return (
+        adverts.join(valuations.select("vehicle_id", "valuation"), "vehicle_id")
         .join(taxonomy.select("make", "model", "fuel"), ["make", "model", "fuel"])
         .join(geography.select("postcode_area", "region"), "postcode_area")
         .select(
@@ -25,10 +24,19 @@ def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
             F.col("registration_year").cast("double").alias("registration_year"),
             F.year("listed_date").cast("double").alias("listing_year"),
             F.col("mileage").cast("double").alias("mileage"),
-            "asking_price", "valuation", "listed_date",
-            F.datediff("sold_date", "listed_date").cast("double").alias(LABEL),
+            "asking_price", "valuation", "listed_date", "sold_date",
         )
     )
+
+
+@asset(group_name="features", kinds={"spark", "parquet"},
+       description="One row per sold advert: the model's raw inputs and the label `days_to_sell`.")
+def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
+                 geography: DataFrame) -> Output[DataFrame]:
+    df = (advert_inputs(adverts, taxonomy, valuations, geography)
+          .where(F.col("sold_date").isNotNull())
+          .withColumn(LABEL, F.datediff("sold_date", "listed_date").cast("double"))
+          .drop("sold_date"))
     rows, summary = column_summary(df)
     return Output(df, metadata={
         "columns": summary,

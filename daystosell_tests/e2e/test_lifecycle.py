@@ -5,13 +5,17 @@ matched against Spark's golden predictions."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 from dagster import DagsterInstance, build_sensor_context
+from pyspark.ml import PipelineModel
 
 from daystosell_assets.definitions import defs
+from daystosell_assets.defs.features import advert_inputs
 from daystosell_assets.defs.release import mleap_bundle_sensor
+from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.mleap.reference import score_with_mleap
 from daystosell_service.golden import GOLDEN_FILE, compare, read_golden
 from daystosell_service.launcher import running_service
@@ -20,7 +24,8 @@ from daystosell_tests.conftest import GraphRun
 
 pytestmark = pytest.mark.spark
 
-ASSETS = ("adverts", "taxonomy", "valuations", "geography", "training_set", "fitted_model", "mleap_bundle")
+ASSETS = ("adverts", "taxonomy", "valuations", "geography", "training_set", "fitted_model", "mleap_bundle",
+          "live_advert_predictions")
 
 
 def test_every_asset_materialises_and_every_check_passes(graph_run: GraphRun) -> None:
@@ -35,6 +40,26 @@ def test_every_asset_materialises_and_every_check_passes(graph_run: GraphRun) ->
     assert all(c.passed for c in checks)
     assert graph_run.metadata["golden_rows"] >= 1000
     assert graph_run.metadata["bundle_digest"].startswith("sha256:")
+
+
+def test_live_adverts_are_scored_in_the_lake_as_spark_scores_them(graph_run: GraphRun, spark: Any) -> None:
+    layout = LakeLayout(str(graph_run.lake_root))
+    live = spark.read.parquet(layout.curated("live_advert_predictions"))
+    curated = {name: spark.read.parquet(layout.curated(name))
+               for name in ("adverts", "taxonomy", "valuations", "geography")}
+    unsold = curated["adverts"].where("sold_date IS NULL")
+    assert live.count() == unsold.count() > 0
+    assert live.select("advert_id").distinct().count() == live.count()
+    assert {r["model_version"] for r in live.select("model_version").distinct().collect()} == {
+        graph_run.metadata["model_version"]}
+
+    sample = live.orderBy("advert_id").limit(300)
+    inputs = advert_inputs(**curated).join(sample.select("advert_id"), "advert_id")
+    sparks = PipelineModel.load(layout.model("fitted_model")).transform(inputs).select("advert_id", "prediction")
+    pairs = sample.join(sparks, "advert_id").select("predicted_days_to_sell", "prediction").collect()
+    assert len(pairs) == sample.count()
+    worst = max(abs(a - b) / max(abs(b), 1e-12) for a, b in pairs)
+    assert worst <= 1e-9, f"lake and Spark disagree by {worst:.2e}"
 
 
 def test_python_runtime_reproduces_spark_on_every_golden_row(graph_run: GraphRun) -> None:
