@@ -1,20 +1,17 @@
-"""Processes the project's local servers run in (S3Proxy, Spark Connect): free ports, liveness, stopping a
-server's whole process group, the end of its log."""
+"""Processes the project's local servers run in (S3Proxy, Spark Connect): liveness, stopping a server's whole
+process group, the end of its log; free ports come from the service's launcher."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
-import socket
 import time
 from pathlib import Path
 
+from daystosell_service.launcher import free_port
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+__all__ = ["alive", "command_line", "free_port", "log_tail", "stop_process"]
 
 
 def alive(pid: int) -> bool:
