@@ -34,7 +34,7 @@ from daystosell_service.app import create_app  # noqa: E402
 
 BODY = json.dumps({"adverts": [{
     "advert_id": "ad-1", "make": "Ford", "model": "Fiesta", "fuel": "Petrol", "body_type": "Hatchback",
-    "postcode_area": "LS", "registration_year": 2017, "listing_year": 2023, "mileage": 42000,
+    "postcode_area": "LS", "registration_year": 2017, "listing_year": 2023, "listing_month": 6, "mileage": 42000,
     "asking_price": 8995, "valuation": 9400,
 }]}).encode()
 

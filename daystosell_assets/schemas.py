@@ -81,6 +81,7 @@ class TrainingSet(pa.DataFrameModel):
     region: T.StringType() = pa.Field(nullable=False, isin=list(REGIONS))
     registration_year: T.DoubleType() = pa.Field(nullable=False, ge=1950, le=LATEST_REGISTRATION)
     listing_year: T.DoubleType() = pa.Field(nullable=False, ge=1990, le=LATEST_REGISTRATION)
+    listing_month: T.DoubleType() = pa.Field(nullable=False, ge=1, le=12)
     mileage: T.DoubleType() = pa.Field(nullable=False, ge=0, le=1_000_000)
     asking_price: T.DoubleType() = pa.Field(nullable=False, ge=100, le=MAX_PRICE)
     valuation: T.DoubleType() = pa.Field(nullable=False, ge=100, le=MAX_PRICE)

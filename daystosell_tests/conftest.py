@@ -20,7 +20,8 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 # Small but real: enough sold adverts for a GBT and 1,000 golden rows, quick enough for CI.
 TEST_ADVERTS = 4_000
 TRAINING_RUN_CONFIG: dict[str, Any] = {
-    "ops": {"fitted_model": {"config": {"max_iter": 12, "max_depth": 4}}},
+    "ops": {"fitted_model": {"config": {"gbt_max_iter": 12, "gbt_max_depth": 4, "forest_num_trees": 12,
+                                        "tuning_folds": 2}}},
 }
 
 

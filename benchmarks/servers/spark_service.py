@@ -30,8 +30,8 @@ from daystosell_assets.mleap.golden import INPUT_SCHEMA  # noqa: E402
 from daystosell_assets.resources import spark_config  # noqa: E402
 
 EXAMPLE = {"make": "Ford", "model": "Fiesta", "fuel": "petrol", "body_type": "hatchback", "postcode_area": "LS",
-           "registration_year": 2017, "listing_year": 2023, "mileage": 42_000.0, "asking_price": 8_995.0,
-           "valuation": 9_400.0}
+           "registration_year": 2017, "listing_year": 2023, "listing_month": 6, "mileage": 42_000.0,
+           "asking_price": 8_995.0, "valuation": 9_400.0}
 
 
 class SparkScorer:

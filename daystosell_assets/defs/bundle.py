@@ -37,6 +37,10 @@ SIDECAR_METRICS = ("holdout_mae", "holdout_rmse", "holdout_r2", "baseline_mae")
 
 class BundleConfig(Config):
     golden_rows: int = 1000
+    # Where Spark saves tree models for the writer to read back: empty for this machine's temporary folder,
+    # which serves a local Spark and a Spark Connect server on this machine. With a remote cluster, a folder
+    # that Spark's driver and executors can write and this process can read at the same path (a shared mount).
+    tree_scratch_dir: str = ""
 
 
 def file_digest(path: Path) -> str:
@@ -59,7 +63,8 @@ def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_mo
         bundle_path = folder / BUNDLE_FILE
         written = write_bundle(fitted_model, training_set, bundle_path, name="daystosell",
                                meta={"model_version": version, "trained_at": trained_at.isoformat(),
-                                     "spark_version": pyspark.spark_session.version})
+                                     "spark_version": pyspark.spark_session.version},
+                               scratch=Path(config.tree_scratch_dir) if config.tree_scratch_dir else None)
         context.log.info(f"wrote {BUNDLE_FILE} ({bundle_path.stat().st_size} bytes; ops {written.ops})")
 
         inputs = sample_inputs(training_set, config.golden_rows)

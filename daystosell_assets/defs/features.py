@@ -23,6 +23,7 @@ def advert_inputs(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame
             "advert_id", "make", "model", "fuel", "body_type", "postcode_area", "region",
             F.col("registration_year").cast("double").alias("registration_year"),
             F.year("listed_date").cast("double").alias("listing_year"),
+            F.month("listed_date").cast("double").alias("listing_month"),
             F.col("mileage").cast("double").alias("mileage"),
             "asking_price", "valuation", "listed_date", "sold_date",
         )

@@ -19,11 +19,14 @@ from dagster import (
     asset,
     asset_check,
 )
-from pyspark.ml import PipelineModel
+from pydantic import Field
+from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.feature import VectorAssembler
-from pyspark.ml.regression import GBTRegressionModel
+from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
+from daystosell_assets.ml.candidates import CANDIDATES, ForestSettings, GbtSettings, pick
 from daystosell_assets.ml.champion import champion_predictions, find_champion
 from daystosell_assets.ml.evaluation import (
     baseline_predictions,
@@ -33,8 +36,9 @@ from daystosell_assets.ml.evaluation import (
     regression_metrics,
     time_split,
 )
-from daystosell_assets.ml.pipeline import LABEL, PREDICTION, GbtParams, build_pipeline
+from daystosell_assets.ml.pipeline import FEATURES, LABEL, PREDICTION, feature_stages, with_regressor
 from daystosell_assets.ml.plots import feature_importances, predicted_vs_actual, residuals_by_band
+from daystosell_assets.ml.selection import compare, comparison_markdown, tune, tuning_markdown
 from daystosell_assets.resources import LakeResource
 
 BASELINE = "baseline_prediction"
@@ -44,30 +48,78 @@ SCATTER_SAMPLE = 5000
 
 
 class TrainingConfig(Config):
-    max_iter: int = 50
-    max_depth: int = 5
-    step_size: float = 0.1
+    # The newest listings, by date, held out to judge the model on.
     holdout_fraction: float = 0.2
+    # Estimators compared on the holdout, each with its default setting: linear, log_linear, random_forest, gbt.
+    candidates: list[str] = Field(default_factory=lambda: list(CANDIDATES))
+    # Cross-validation folds (blocks of listing dates) to tune the winner over its grid; below 2, no tuning.
+    tuning_folds: int = 3
+    # Comparison and tuning read a seeded sample of at most this many training rows; the chosen model is then
+    # fitted on every training row.
+    selection_rows: int = 100_000
+    gbt_max_iter: int = 50
+    gbt_max_depth: int = 5
+    gbt_step_size: float = 0.1
+    forest_num_trees: int = 40
+    forest_max_depth: int = 8
+
+
+def _area_regions(training_set: DataFrame) -> dict[str, str]:
+    return {r["postcode_area"]: r["region"]
+            for r in training_set.select("postcode_area", "region").distinct().collect()}
+
+
+def _importances(regressor: Any, train_features: DataFrame) -> list[float]:
+    """Tree ensembles' own importances; for linear models |coefficient| x the feature's standard deviation
+    (how far the feature moves a prediction), scaled to sum to 1 like the trees'."""
+    if hasattr(regressor, "featureImportances"):
+        return [float(v) for v in regressor.featureImportances.toArray()]
+    [row] = train_features.select(Summarizer.std(F.col(FEATURES)).alias("std")).collect()
+    weights = np.abs(regressor.coefficients.toArray()) * row["std"].toArray()
+    total = float(weights.sum())
+    return [float(w / total) if total > 0 else 0.0 for w in weights]
 
 
 @asset(group_name="model", kinds={"spark"},
-       description="A Spark ML PipelineModel: feature stages and a GBT regressor predicting days to sell.")
+       description="A Spark ML PipelineModel: feature stages, then the estimator that did best on the newest "
+                   "listings among linear, log-linear, random forest and GBT, tuned by time-blocked "
+                   "cross-validation.")
 def fitted_model(context: AssetExecutionContext, config: TrainingConfig,
                  training_set: DataFrame) -> Output[PipelineModel]:
+    log = context.log.info
+    candidates = pick(config.candidates,
+                      GbtSettings(config.gbt_max_iter, config.gbt_max_depth, config.gbt_step_size),
+                      ForestSettings(config.forest_num_trees, config.forest_max_depth))
     train, holdout = time_split(training_set, config.holdout_fraction)
-    train = train.cache()
-    params = GbtParams(max_iter=config.max_iter, max_depth=config.max_depth, step_size=config.step_size)
-    rows = train.count()
-    context.log.info(f"fitting {params} on {rows} adverts")
-    model = build_pipeline(params).fit(train)
+    features = Pipeline(stages=feature_stages(_area_regions(training_set))).fit(train)
+    # Feature vectors computed once: every candidate, fold and the final fit read these caches.
+    train_features = features.transform(train).select(FEATURES, LABEL, "listed_date").cache()
+    holdout_features = features.transform(holdout).select(FEATURES, *(c for c in EVALUATED if c != PREDICTION)).cache()
+    rows = train_features.count()
+    holdout_rows = holdout_features.count()
+    sample = (train_features if rows <= config.selection_rows
+              else train_features.sample(config.selection_rows / rows, seed=7).cache())
+    sample_rows = rows if sample is train_features else sample.count()
+    log(f"{rows:,} training and {holdout_rows:,} holdout adverts; comparing {len(candidates)} estimators"
+        + ("" if sample is train_features else f" on a sample of {sample_rows:,}"))
 
-    transformed = model.transform(holdout)
-    features_metadata = transformed.schema["features"].metadata
+    trials = compare(candidates, sample, holdout_features, log)
+    winner = next(c for c in candidates if c.name == trials[0].name)
+    tuning = tune(winner, sample, config.tuning_folds, log) if config.tuning_folds >= 2 else None
+    if tuning is not None and sample is train_features:
+        regressor = tuning.best_model
+    elif sample is train_features:
+        regressor = trials[0].model
+    else:
+        estimator = winner.estimator.copy(tuning.best_params if tuning else {})
+        log(f"fitting {winner.name} on all {rows:,} training adverts")
+        regressor = estimator.fit(train_features)
+    settings = winner.settings(tuning.best_params if tuning else None)
+    model = with_regressor(features, regressor)
+
     # Model and baseline side by side in one cached frame: every metric and plot below reads it, not the lake.
-    scored = baseline_predictions(train, transformed.select(*EVALUATED), prediction=BASELINE).cache()
-    holdout_rows = scored.count()
-    train.unpersist()
-
+    scored = baseline_predictions(train, regressor.transform(holdout_features).select(*EVALUATED),
+                                  prediction=BASELINE).cache()
     scorers = {"model": PREDICTION, "baseline": BASELINE}
     metrics = {name: regression_metrics(scored, prediction=column) for name, column in scorers.items()}
     by_band = {name: mae_by_band(scored, prediction=column) for name, column in scorers.items()}
@@ -75,14 +127,17 @@ def fitted_model(context: AssetExecutionContext, config: TrainingConfig,
              "residuals_by_price_position": residuals_by_band(scored)}
     scored.unpersist()
 
-    [assembler] = [s for s in model.stages if isinstance(s, VectorAssembler)]
-    [gbt] = [s for s in model.stages if isinstance(s, GBTRegressionModel)]
-    inputs = assembler.getInputCols()
-    importances = importance_by_input(features_metadata, gbt.featureImportances.toArray().tolist(), inputs)
+    assembled = cast(VectorAssembler, features.stages[-1]).getInputCols()
+    importances = importance_by_input(holdout_features.schema[FEATURES].metadata,
+                                      _importances(regressor, train_features), assembled)
+    for frame in {id(f): f for f in (sample, train_features, holdout_features)}.values():
+        frame.unpersist()
     model_metrics, baseline_metrics = metrics["model"], metrics["baseline"]
-    context.log.info(f"holdout MAE {model_metrics.mae:.2f} days, baseline {baseline_metrics.mae:.2f}")
+    log(f"{winner.name}: holdout MAE {model_metrics.mae:.2f} days, baseline {baseline_metrics.mae:.2f}")
     return Output(model, metadata={
+        "estimator": winner.name,
         "training_rows": rows,
+        "selection_rows": sample_rows,
         "holdout_rows": holdout_rows,
         "holdout_fraction": config.holdout_fraction,
         "holdout_mae": model_metrics.mae,
@@ -93,8 +148,15 @@ def fitted_model(context: AssetExecutionContext, config: TrainingConfig,
             comparison_table(metrics, by_band)
             + "\n\n*baseline: the training part's median days to sell for the make and model (else the make, "
             "else all adverts)*"),
-        "features": MetadataValue.json([name.removesuffix("_onehot") for name in inputs]),
-        "hyperparameters": MetadataValue.json(params.__dict__),
+        "candidates": MetadataValue.md(
+            comparison_markdown(trials)
+            + f"\n\n*each fitted on {sample_rows:,} training adverts "
+            "with its default setting, scored on the holdout*"),
+        **({"tuning": MetadataValue.md(
+            tuning_markdown(tuning) + f"\n\n*{winner.name}: mean MAE over {tuning.folds} folds of consecutive "
+            f"listing dates, {tuning.seconds:.0f} s*")} if tuning else {}),
+        "features": MetadataValue.json([name.removesuffix("_onehot") for name in assembled]),
+        "hyperparameters": MetadataValue.json({"estimator": winner.name, **settings}),
         "spark_version": pyspark.__version__,
         **plots,
         "feature_importances": feature_importances(list(importances), list(importances.values())),

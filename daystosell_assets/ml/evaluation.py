@@ -43,13 +43,18 @@ class BandMetric:
     mae: float  # NaN for a band without rows
 
 
+def listing_day(column: str = "listed_date") -> Column:
+    """Days since 2000-01-01 of a listing: a number to take quantiles of."""
+    return F.datediff(column, F.lit("2000-01-01"))
+
+
 def time_split(df: DataFrame, holdout_fraction: float) -> tuple[DataFrame, DataFrame]:
     """Older listings to train on, the newest ``holdout_fraction`` (by ``listed_date``) to evaluate on, as a
     model in production only ever scores listings newer than its training data. A listing day never straddles
     the two parts."""
     if not 0.0 < holdout_fraction < 1.0:
         raise ValueError(f"holdout_fraction must be between 0 and 1, got {holdout_fraction}")
-    day = F.datediff("listed_date", F.lit("2000-01-01"))
+    day = listing_day()
     quantiles = df.select(day.alias("d")).approxQuantile("d", [1.0 - holdout_fraction], 0.001)
     if not quantiles:  # no rows at all
         return df, df.limit(0)

@@ -14,7 +14,7 @@ from daystosell_assets.ml.pipeline import CATEGORICAL_INPUTS, INPUT_COLUMNS, NUM
 from daystosell_service.golden import GoldenRow
 
 # The advert API takes years as whole numbers; golden rows carry inputs as a client sends them.
-WHOLE_NUMBER_INPUTS = ("registration_year", "listing_year")
+WHOLE_NUMBER_INPUTS = ("registration_year", "listing_year", "listing_month")
 
 INPUT_SCHEMA = T.StructType(
     [T.StructField(c, T.StringType(), False) for c in CATEGORICAL_INPUTS]

@@ -3,6 +3,10 @@ Spark serialiser lays it out: ``bundle.json``, ``root/`` with ``node.json`` and 
 ``<stage uid>.node/`` folder per stage, one ``treeN/`` folder per ensemble tree with its nodes in
 pre-order in ``tree.json``.
 
+Everything is read through pyspark's Python API, so a Spark Connect client writes the same bundle as a
+classic session: a tree model's nodes, which Python cannot see, are read back from Spark ML's own saved
+format (see ``saved_trees``).
+
 Each supported Spark stage has one converter below, registered by class; a stage without one is
 refused before anything is written, naming the stage.
 """
@@ -53,6 +57,7 @@ from daystosell_assets.ml.math_binary import MathBinary
 from daystosell_assets.ml.math_unary import MathUnary
 from daystosell_assets.ml.string_map import StringMap
 from daystosell_assets.mleap import attributes as attr
+from daystosell_assets.mleap.saved_trees import CategoricalSplit, SavedTree, saved_trees
 
 # The MLeap release whose bundle format this writer follows (its Spark serialiser writes the same
 # attributes for every stage converted here).
@@ -89,7 +94,19 @@ class WrittenBundle:
     ops: list[str]
 
 
-Converter = Callable[[Any, StructType], BundleNode]
+@dataclass(frozen=True)
+class _Context:
+    """What converters need besides the stage: the transformed schema, and where Spark may save a tree
+    model so that its nodes can be read back (see ``write_bundle``'s ``scratch``)."""
+
+    schema: StructType
+    scratch: Path | None = None
+
+    def trees(self, stage: Transformer) -> list[SavedTree]:
+        return saved_trees(stage, self.scratch)
+
+
+Converter = Callable[[Any, _Context], BundleNode]
 _CONVERTERS: dict[type, Converter] = {}
 
 
@@ -102,14 +119,20 @@ def _converts(*classes: type) -> Callable[[Converter], Converter]:
 
 
 def write_bundle(model: PipelineModel, sample: DataFrame, dest: Path, *, name: str,
-                 meta: dict[str, str] | None = None) -> WrittenBundle:
+                 meta: dict[str, str] | None = None, scratch: Path | None = None) -> WrittenBundle:
     """Writes ``model`` as a zip bundle at ``dest`` (a ``.zip`` path).
 
     ``sample`` is a few rows of the model's input: like MLeap's serialiser, the writer reads the
     transformed schema to learn vector sizes for the VectorAssembler's input shapes.
+
+    Tree models are saved by Spark into a temporary folder under ``scratch`` and read back from there:
+    the system's temporary folder by default, which serves a local session and a Spark Connect server on
+    this machine. With a remote cluster, give a folder that Spark's driver and executors can write and this
+    process can read at the same path (a shared mount).
     """
+    # Only the schema is needed: Spark analyses the plan without running it, on Connect too.
     schema = model.transform(sample.limit(1)).schema
-    root = _convert(model, schema)
+    root = _convert(model, _Context(schema=schema, scratch=scratch))
     info: dict[str, Any] = {
         "uid": str(uuid.uuid4()),
         "name": name,
@@ -137,10 +160,10 @@ def _walk(node: BundleNode) -> Iterator[BundleNode]:
         yield from _walk(child)
 
 
-def _convert(stage: Transformer, schema: StructType) -> BundleNode:
+def _convert(stage: Transformer, ctx: _Context) -> BundleNode:
     for cls in type(stage).__mro__:
         if cls in _CONVERTERS:
-            return _CONVERTERS[cls](stage, schema)
+            return _CONVERTERS[cls](stage, ctx)
     known = ", ".join(sorted(c.__name__ for c in _CONVERTERS))
     raise UnsupportedStageError(
         f"stage {stage.uid} ({type(stage).__name__}) has no MLeap converter; supported: {known}")
@@ -162,14 +185,14 @@ def _ports(stage: Transformer, single: str, multi: str, port: str) -> list[tuple
 
 
 @_converts(PipelineModel)
-def _pipeline(stage: PipelineModel, schema: StructType) -> BundleNode:
-    children = [_convert(s, schema) for s in stage.stages]
+def _pipeline(stage: PipelineModel, ctx: _Context) -> BundleNode:
+    children = [_convert(s, ctx) for s in stage.stages]
     return BundleNode(name=stage.uid, op="pipeline", children=children,
                       attributes={"nodes": attr.string_list([c.name for c in children])})
 
 
 @_converts(StringIndexerModel)
-def _string_indexer(stage: StringIndexerModel, schema: StructType) -> BundleNode:
+def _string_indexer(stage: StringIndexerModel, ctx: _Context) -> BundleNode:
     labels = stage.labelsArray
     attributes = {"labels_length": attr.integer(len(labels)),
                   "handle_invalid": attr.string(stage.getHandleInvalid())}
@@ -181,7 +204,7 @@ def _string_indexer(stage: StringIndexerModel, schema: StructType) -> BundleNode
 
 
 @_converts(OneHotEncoderModel)
-def _one_hot_encoder(stage: OneHotEncoderModel, schema: StructType) -> BundleNode:
+def _one_hot_encoder(stage: OneHotEncoderModel, ctx: _Context) -> BundleNode:
     return BundleNode(name=stage.uid, op="one_hot_encoder",
                       attributes={"category_sizes": attr.int_list(stage.categorySizes),
                                   "drop_last": attr.boolean(stage.getDropLast()),
@@ -191,12 +214,12 @@ def _one_hot_encoder(stage: OneHotEncoderModel, schema: StructType) -> BundleNod
 
 
 @_converts(VectorAssembler)
-def _vector_assembler(stage: VectorAssembler, schema: StructType) -> BundleNode:
+def _vector_assembler(stage: VectorAssembler, ctx: _Context) -> BundleNode:
     shapes = []
     for column in stage.getInputCols():
-        f = schema[column]
+        f = ctx.schema[column]
         if isinstance(f.dataType, VectorUDT):
-            shapes.append(attr.tensor_shape(_vector_size(schema, column), f.nullable))
+            shapes.append(attr.tensor_shape(_vector_size(ctx.schema, column), f.nullable))
         else:
             shapes.append(attr.scalar_shape(f.nullable))
     return BundleNode(name=stage.uid, op="vector_assembler",
@@ -215,7 +238,7 @@ def _vector_size(schema: StructType, column: str) -> int:
 
 
 @_converts(MathBinary)
-def _math_binary(stage: MathBinary, schema: StructType) -> BundleNode:
+def _math_binary(stage: MathBinary, ctx: _Context) -> BundleNode:
     inputs = [(stage.getOrDefault(p), port) for p, port in ((stage.inputA, "input_a"), (stage.inputB, "input_b"))
               if stage.isSet(p)]
     attributes: dict[str, Any] = {"operation": attr.string(stage.getOrDefault(stage.operation))}
@@ -227,7 +250,7 @@ def _math_binary(stage: MathBinary, schema: StructType) -> BundleNode:
 
 
 @_converts(LinearRegressionModel)
-def _linear_regression(stage: LinearRegressionModel, schema: StructType) -> BundleNode:
+def _linear_regression(stage: LinearRegressionModel, ctx: _Context) -> BundleNode:
     return BundleNode(name=stage.uid, op="linear_regression",
                       attributes={"coefficients": attr.double_tensor(stage.coefficients.toArray().tolist()),
                                   "intercept": attr.double(stage.intercept)},
@@ -236,19 +259,18 @@ def _linear_regression(stage: LinearRegressionModel, schema: StructType) -> Bund
 
 
 @_converts(DecisionTreeRegressionModel)
-def _decision_tree(stage: DecisionTreeRegressionModel, schema: StructType) -> BundleNode:
+def _decision_tree(stage: DecisionTreeRegressionModel, ctx: _Context) -> BundleNode:
     return BundleNode(name=stage.uid, op="decision_tree_regression",
                       attributes={"num_features": attr.long(stage.numFeatures)},
-                      trees={"": _tree_lines(_java(stage).rootNode())},
+                      trees={"": _tree_lines(_single_tree(stage, ctx))},
                       inputs=[(stage.getFeaturesCol(), "features")],
                       outputs=[(stage.getPredictionCol(), "prediction")])
 
 
 @_converts(GBTRegressionModel, RandomForestRegressionModel)
-def _tree_ensemble(stage: GBTRegressionModel | RandomForestRegressionModel, schema: StructType) -> BundleNode:
+def _tree_ensemble(stage: GBTRegressionModel | RandomForestRegressionModel, ctx: _Context) -> BundleNode:
     op = "gbt_regression" if isinstance(stage, GBTRegressionModel) else "random_forest_regression"
-    java_trees = _java(stage).trees()
-    trees = {f"tree{i}": _tree_lines(t.rootNode()) for i, t in enumerate(java_trees)}
+    trees = {f"tree{i}": _tree_lines(t) for i, t in enumerate(ctx.trees(stage))}
     return BundleNode(name=stage.uid, op=op,
                       attributes={"num_features": attr.long(stage.numFeatures),
                                   "tree_weights": attr.double_list(list(stage.treeWeights)),
@@ -275,7 +297,7 @@ def _thresholds(stage: Any) -> dict[str, Any]:
 
 
 @_converts(Bucketizer)
-def _bucketizer(stage: Bucketizer, schema: StructType) -> BundleNode:
+def _bucketizer(stage: Bucketizer, ctx: _Context) -> BundleNode:
     if stage.isSet(stage.inputCols):
         raise UnsupportedStageError(
             f"stage {stage.uid}: MLeap's bucketizer op has one input column; use one Bucketizer a column")
@@ -287,7 +309,7 @@ def _bucketizer(stage: Bucketizer, schema: StructType) -> BundleNode:
 
 
 @_converts(StandardScalerModel)
-def _standard_scaler(stage: StandardScalerModel, schema: StructType) -> BundleNode:
+def _standard_scaler(stage: StandardScalerModel, ctx: _Context) -> BundleNode:
     attributes: dict[str, Any] = {}
     if stage.getWithMean():
         attributes["mean"] = attr.double_tensor(stage.mean.toArray().tolist())
@@ -299,7 +321,7 @@ def _standard_scaler(stage: StandardScalerModel, schema: StructType) -> BundleNo
 
 
 @_converts(MinMaxScalerModel)
-def _min_max_scaler(stage: MinMaxScalerModel, schema: StructType) -> BundleNode:
+def _min_max_scaler(stage: MinMaxScalerModel, ctx: _Context) -> BundleNode:
     inputs, outputs = _io(stage)
     return BundleNode(name=stage.uid, op="min_max_scaler",
                       attributes={"min": attr.double_tensor(stage.originalMin.toArray().tolist()),
@@ -310,7 +332,7 @@ def _min_max_scaler(stage: MinMaxScalerModel, schema: StructType) -> BundleNode:
 
 
 @_converts(MaxAbsScalerModel)
-def _max_abs_scaler(stage: MaxAbsScalerModel, schema: StructType) -> BundleNode:
+def _max_abs_scaler(stage: MaxAbsScalerModel, ctx: _Context) -> BundleNode:
     inputs, outputs = _io(stage)
     return BundleNode(name=stage.uid, op="max_abs_scaler",
                       attributes={"maxAbs": attr.double_tensor(stage.maxAbs.toArray().tolist())},
@@ -318,7 +340,7 @@ def _max_abs_scaler(stage: MaxAbsScalerModel, schema: StructType) -> BundleNode:
 
 
 @_converts(GeneralizedLinearRegressionModel)
-def _generalized_linear_regression(stage: GeneralizedLinearRegressionModel, schema: StructType) -> BundleNode:
+def _generalized_linear_regression(stage: GeneralizedLinearRegressionModel, ctx: _Context) -> BundleNode:
     attributes = {"coefficients": attr.double_tensor(stage.coefficients.toArray().tolist()),
                   "intercept": attr.double(stage.intercept),
                   "family": attr.string(stage.getFamily())}
@@ -340,7 +362,7 @@ def _generalized_linear_regression(stage: GeneralizedLinearRegressionModel, sche
 
 
 @_converts(LogisticRegressionModel)
-def _logistic_regression(stage: LogisticRegressionModel, schema: StructType) -> BundleNode:
+def _logistic_regression(stage: LogisticRegressionModel, ctx: _Context) -> BundleNode:
     attributes: dict[str, Any] = {"num_classes": attr.long(stage.numClasses)}
     if stage.numClasses > 2:
         matrix = stage.coefficientMatrix
@@ -359,21 +381,20 @@ def _logistic_regression(stage: LogisticRegressionModel, schema: StructType) -> 
 
 
 @_converts(DecisionTreeClassificationModel)
-def _decision_tree_classifier(stage: DecisionTreeClassificationModel, schema: StructType) -> BundleNode:
+def _decision_tree_classifier(stage: DecisionTreeClassificationModel, ctx: _Context) -> BundleNode:
     return BundleNode(name=stage.uid, op="decision_tree_classifier",
                       attributes={"num_features": attr.long(stage.numFeatures),
                                   "num_classes": attr.long(stage.numClasses), **_thresholds(stage)},
-                      trees={"": _tree_lines(_java(stage).rootNode(), impurities=True)},
+                      trees={"": _tree_lines(_single_tree(stage, ctx), impurities=True)},
                       inputs=[(stage.getFeaturesCol(), "features")], outputs=_classifier_outputs(stage))
 
 
 @_converts(RandomForestClassificationModel, GBTClassificationModel)
 def _tree_classifier_ensemble(stage: RandomForestClassificationModel | GBTClassificationModel,
-                              schema: StructType) -> BundleNode:
+                              ctx: _Context) -> BundleNode:
     forest = isinstance(stage, RandomForestClassificationModel)
     num_classes = stage.numClasses if forest else 2
-    java_trees = _java(stage).trees()
-    trees = {f"tree{i}": _tree_lines(t.rootNode(), impurities=forest) for i, t in enumerate(java_trees)}
+    trees = {f"tree{i}": _tree_lines(t, impurities=forest) for i, t in enumerate(ctx.trees(stage))}
     node = BundleNode(name=stage.uid, op="random_forest_classifier" if forest else "gbt_classifier",
                       attributes={"num_features": attr.long(stage.numFeatures),
                                   "num_classes": attr.long(num_classes),
@@ -388,7 +409,7 @@ def _tree_classifier_ensemble(stage: RandomForestClassificationModel | GBTClassi
 
 
 @_converts(MathUnary)
-def _math_unary(stage: MathUnary, schema: StructType) -> BundleNode:
+def _math_unary(stage: MathUnary, ctx: _Context) -> BundleNode:
     inputs, outputs = _io(stage)
     return BundleNode(name=stage.uid, op="math_unary",
                       attributes={"operation": attr.string(stage.getOrDefault(stage.operation))},
@@ -396,7 +417,7 @@ def _math_unary(stage: MathUnary, schema: StructType) -> BundleNode:
 
 
 @_converts(StringMap)
-def _string_map(stage: StringMap, schema: StructType) -> BundleNode:
+def _string_map(stage: StringMap, ctx: _Context) -> BundleNode:
     mapping = stage.mapping()
     inputs, outputs = _io(stage)
     return BundleNode(name=stage.uid, op="string_map",
@@ -408,11 +429,11 @@ def _string_map(stage: StringMap, schema: StructType) -> BundleNode:
 
 
 @_converts(ImputerModel)
-def _imputer(stage: ImputerModel, schema: StructType) -> BundleNode:
+def _imputer(stage: ImputerModel, ctx: _Context) -> BundleNode:
     # MLeap's spark-extension ImputerOp: the input's nullability comes from the transformed schema.
     inputs, outputs = _io(stage)
     return BundleNode(name=stage.uid, op="imputer",
-                      attributes={"nullable_input": attr.boolean(schema[stage.getInputCol()].nullable),
+                      attributes={"nullable_input": attr.boolean(ctx.schema[stage.getInputCol()].nullable),
                                   "surrogate_value": attr.double(
                                       _not_infinite(stage, "surrogateValue", stage.getSurrogateValue())),
                                   "missing_value": attr.double(
@@ -422,21 +443,21 @@ def _imputer(stage: ImputerModel, schema: StructType) -> BundleNode:
 
 
 @_converts(Interaction)
-def _interaction(stage: Interaction, schema: StructType) -> BundleNode:
+def _interaction(stage: Interaction, ctx: _Context) -> BundleNode:
     columns = stage.getInputCols()
     shapes = []
     attributes: dict[str, Any] = {"num_inputs": attr.integer(len(columns))}
     for i, column in enumerate(columns):
-        f = schema[column]
+        f = ctx.schema[column]
         ml_attr = f.metadata.get("ml_attr", {})
         if isinstance(f.dataType, VectorUDT):
-            shapes.append(attr.tensor_shape(_vector_size(schema, column), f.nullable))
+            shapes.append(attr.tensor_shape(_vector_size(ctx.schema, column), f.nullable))
             if "attrs" not in ml_attr:
                 raise UnsupportedStageError(
                     f"stage {stage.uid}: vector column {column!r} carries no ML attributes, which MLeap's "
                     "interaction needs")
             by_index = {a["idx"]: {**a, "type": kind} for kind, group in ml_attr["attrs"].items() for a in group}
-            counts = [_num_features(by_index.get(j, {})) for j in range(_vector_size(schema, column))]
+            counts = [_num_features(by_index.get(j, {})) for j in range(_vector_size(ctx.schema, column))]
         else:
             shapes.append(attr.scalar_shape(f.nullable))
             counts = [_num_features(ml_attr)]
@@ -458,40 +479,34 @@ def _num_features(ml_attr: dict[str, Any]) -> int:
     raise UnsupportedStageError("nominal features must have their number of values defined")
 
 
-def _java(stage: Transformer) -> Any:
-    """The JVM object behind a Spark ML model (trees are only reachable there)."""
-    java = getattr(stage, "_java_obj", None)
-    if java is None:
-        raise UnsupportedStageError(f"stage {stage.uid} has no JVM model to read trees from")
-    return java
+def _single_tree(stage: Transformer, ctx: _Context) -> SavedTree:
+    trees = ctx.trees(stage)
+    if len(trees) != 1:
+        raise UnsupportedStageError(f"stage {stage.uid}: a decision tree model saved {len(trees)} trees")
+    return trees[0]
 
 
-def _tree_lines(java_node: Any, impurities: bool = False) -> list[dict[str, Any]]:
-    """A Spark tree (through py4j) as MLeap's tree.json lines: node, then left subtree, then right.
+def _tree_lines(tree: SavedTree, impurities: bool = False) -> list[dict[str, Any]]:
+    """A Spark tree as MLeap's tree.json lines: node, then left subtree, then right.
 
     With ``impurities`` (classification trees) a leaf's values are its impurity statistics (the
     class counts), as MLeap writes them; otherwise its prediction."""
     lines: list[dict[str, Any]] = []
-    stack = [java_node]
-    while stack:
-        node = stack.pop()
-        if node.getClass().getSimpleName() != "InternalNode":
-            values = list(node.impurityStats().stats()) if impurities else [node.prediction()]
+    for node in tree.preorder():
+        if node.split is None:
+            values = node.impurity_stats if impurities else (node.prediction,)
             lines.append({"type": "leaf", "values": [float(v) for v in values]})
             continue
-        split = node.split()
-        if split.getClass().getSimpleName() == "ContinuousSplit":
-            body: dict[str, Any] = {"type": "continuous", "featureIndex": split.featureIndex(),
-                                    "threshold": split.threshold()}
-        else:
-            left, right = list(split.leftCategories()), list(split.rightCategories())
+        split = node.split
+        if isinstance(split, CategoricalSplit):
+            left, right = list(split.left_categories), list(split.right_categories)
             # MLeap stores the shorter side and says which one it is.
             is_left = len(left) < len(right)
-            body = {"type": "categorical", "featureIndex": split.featureIndex(), "isLeft": is_left,
-                    "numCategories": split.numCategories(), "categories": left if is_left else right}
+            body: dict[str, Any] = {"type": "categorical", "featureIndex": split.feature_index, "isLeft": is_left,
+                                    "numCategories": split.num_categories, "categories": left if is_left else right}
+        else:
+            body = {"type": "continuous", "featureIndex": split.feature_index, "threshold": split.threshold}
         lines.append({"type": "internal", "split": body})
-        stack.append(node.rightChild())
-        stack.append(node.leftChild())
     return lines
 
 

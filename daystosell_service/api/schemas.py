@@ -14,6 +14,7 @@ MAX_ADVERTS_PER_REQUEST = 1000
 
 Text = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Year = Annotated[int, msgspec.Meta(ge=1950, le=2100)]
+Month = Annotated[int, msgspec.Meta(ge=1, le=12)]
 Mileage = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
 # From 1, not just above 0: a price of 5e-324 is no real advert, and dividing by it sends a price ratio to
 # infinity, which no model can turn into a number of days.
@@ -30,6 +31,7 @@ class Advert(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     postcode_area: Text  # e.g. "LS"
     registration_year: Year
     listing_year: Year
+    listing_month: Month  # 1 = January
     mileage: Mileage
     asking_price: Price
     valuation: Price

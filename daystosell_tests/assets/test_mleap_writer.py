@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.ml import Pipeline
 from pyspark.ml.feature import SQLTransformer
+from pyspark.ml.regression import GBTRegressionModel, RandomForestRegressionModel
 
 from daystosell_assets.mleap.writer import UnsupportedStageError, write_bundle
 from daystosell_tests.conftest import GraphRun
@@ -32,15 +33,18 @@ def test_bundle_holds_every_stage_with_its_ports_and_trees(graph_run: GraphRun) 
         assert root["op"] == "pipeline"
         assert root["attributes"]["nodes"]["string"] == [s.uid for s in model.stages]
 
-        gbt = model.stages[-1]
-        folder = f"root/{gbt.uid}.node"
+        regressor = model.stages[-1]
+        folder = f"root/{regressor.uid}.node"
         node = _read(zf, f"{folder}/node.json")
         assert node["shape"] == {"inputs": [{"name": "features", "port": "features"}],
                                  "outputs": [{"name": "prediction", "port": "prediction"}]}
         attrs = _read(zf, f"{folder}/model.json")["attributes"]
-        assert attrs["tree_weights"]["double"] == list(gbt.treeWeights)
-        assert attrs["num_features"]["long"] == gbt.numFeatures
-        for i, tree in enumerate(gbt.trees):
+        # The regressor is whichever candidate won; every kind of tree model is checked in test_saved_trees.
+        trees = list(regressor.trees) if isinstance(regressor, GBTRegressionModel | RandomForestRegressionModel) else []
+        if trees:
+            assert attrs["tree_weights"]["double"] == list(regressor.treeWeights)
+            assert attrs["num_features"]["long"] == regressor.numFeatures
+        for i, tree in enumerate(trees):
             lines = zf.read(f"{folder}/tree{i}/tree.json").decode().splitlines()
             # Pre-order, one node a line: every node of Spark's tree, leaves one more than splits.
             assert len(lines) == tree.numNodes

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +17,8 @@ from daystosell_tests.conftest import GraphRun
 pytestmark = pytest.mark.spark
 
 # One stump: far worse than the deployed model and than the make/model baseline.
-CRIPPLED = {"ops": {"fitted_model": {"config": {"max_iter": 1, "max_depth": 1}}}}
+CRIPPLED = {"ops": {"fitted_model": {"config": {"candidates": ["gbt"], "tuning_folds": 0, "gbt_max_iter": 1,
+                                                "gbt_max_depth": 1}}}}
 
 
 def _gate(result: Any) -> Any:
@@ -28,9 +31,11 @@ def _materialized(result: Any) -> set[str]:
             for e in result.get_asset_materialization_events()}
 
 
-def _crippled_run(graph_run: GraphRun, instance: DagsterInstance) -> Any:
+def _crippled_run(graph_run: GraphRun, instance: DagsterInstance, tmp_path: Path) -> Any:
+    # On a copy of the raw zone: the crippled model must not replace the session's in its lake.
+    shutil.copytree(graph_run.lake_root / "raw", tmp_path / "raw")
     graph: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
-    return materialize(graph, resources=lake_resources(str(graph_run.lake_root)), instance=instance,
+    return materialize(graph, resources=lake_resources(str(tmp_path)), instance=instance,
                        run_config=CRIPPLED, raise_on_error=False)
 
 
@@ -41,7 +46,7 @@ def test_a_good_model_passes_the_gate(graph_run: GraphRun) -> None:
     assert "mleap_bundle" in _materialized(graph_run.result)
 
 
-def test_a_model_worse_than_the_deployed_one_is_stopped(graph_run: GraphRun) -> None:
+def test_a_model_worse_than_the_deployed_one_is_stopped(graph_run: GraphRun, tmp_path: Path) -> None:
     with DagsterInstance.ephemeral() as instance:
         # The graph run's bundle is the one deployed.
         instance.report_runless_asset_event(AssetMaterialization(
@@ -50,7 +55,7 @@ def test_a_model_worse_than_the_deployed_one_is_stopped(graph_run: GraphRun) -> 
                                                 "bundle_digest": graph_run.metadata["bundle_digest"]}))
         cursor_context = build_sensor_context(instance=instance)
         mleap_bundle_sensor.evaluate_tick(cursor_context)
-        result = _crippled_run(graph_run, instance)
+        result = _crippled_run(graph_run, instance, tmp_path)
 
         gate = _gate(result)
         assert not result.success
@@ -66,9 +71,10 @@ def test_a_model_worse_than_the_deployed_one_is_stopped(graph_run: GraphRun) -> 
         assert not after.run_requests
 
 
-def test_a_model_no_better_than_the_baseline_is_stopped_with_nothing_deployed(graph_run: GraphRun) -> None:
+def test_a_model_no_better_than_the_baseline_is_stopped_with_nothing_deployed(graph_run: GraphRun,
+                                                                              tmp_path: Path) -> None:
     with DagsterInstance.ephemeral() as instance:
-        result = _crippled_run(graph_run, instance)
+        result = _crippled_run(graph_run, instance, tmp_path)
         gate = _gate(result)
         assert not gate.passed
         assert gate.metadata["champion"].value == "none: no model deployed yet"

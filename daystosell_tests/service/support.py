@@ -21,7 +21,7 @@ LABELS: dict[str, list[str]] = {
     "body_type": ["Hatchback", "Saloon"],
     "postcode_area": ["LS", "M", "B"],
 }
-COEFFICIENTS = [0.5, -0.25, 1.5, 2.0, 0.75, 1.2, 0.0001, 30.0]
+COEFFICIENTS = [0.5, -0.25, 1.5, 2.0, 0.75, 1.2, 0.0001, 30.0, 0.3]
 INTERCEPT = 4.0
 
 
@@ -64,7 +64,7 @@ def days_to_sell_pipeline(
             {"output": "price_ratio"},
         ),
     ]
-    features = [f"{c}_index" for c in labels] + ["age", "mileage", "price_ratio"]
+    features = [f"{c}_index" for c in labels] + ["age", "mileage", "price_ratio", "listing_month"]
     return bw.pipeline("pipeline", *indexers, *derived, *regression(features, coefficients, intercept))
 
 
@@ -82,6 +82,7 @@ def expected_prediction(advert: Mapping[str, Any]) -> float:
         float(advert["listing_year"] - advert["registration_year"]),
         float(advert["mileage"]),
         advert["asking_price"] / advert["valuation"],
+        float(advert["listing_month"]),
     ]
     return INTERCEPT + sum(w * x for w, x in zip(COEFFICIENTS, indices + derived, strict=True))
 
@@ -97,6 +98,7 @@ def advert(**overrides: Any) -> dict[str, Any]:
         "postcode_area": "LS",
         "registration_year": 2017,
         "listing_year": 2023,
+        "listing_month": 6,
         "mileage": 42_000,
         "asking_price": 8_995,
         "valuation": 9_400,

@@ -37,11 +37,11 @@ GOLDEN_ADVERTS = [
 ]
 BASELINE: dict[str, Any] = {
     "make": "Vauxhall", "model": "Corsa", "fuel": "Diesel", "body_type": "Saloon", "postcode_area": "M",
-    "registration_year": 2016.0, "listing_year": 2022.0, "mileage": 50_000.0, "asking_price": 7_000.0,
-    "valuation": 8_000.0,
+    "registration_year": 2016.0, "listing_year": 2022.0, "listing_month": 6.0, "mileage": 50_000.0,
+    "asking_price": 7_000.0, "valuation": 8_000.0,
 }
-# The baseline as a client would send it: years are whole numbers.
-BASELINE_ADVERT = {k: int(v) if k.endswith("_year") else v for k, v in BASELINE.items()}
+# The baseline as a client would send it: years and months are whole numbers.
+BASELINE_ADVERT = {k: int(v) if k.endswith(("_year", "_month")) else v for k, v in BASELINE.items()}
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +74,12 @@ def index(column: str, value: str) -> float:
 def hand_contributions(x: dict[str, Any], b: dict[str, Any]) -> dict[str, float]:
     """The test pipeline's Shapley values worked out by hand: additive terms get coefficient times distance;
     asking price and valuation meet only in their ratio, a two-player game."""
-    weights = dict(zip([*LABELS, "age", "mileage", "price_ratio"], COEFFICIENTS, strict=True))
+    weights = dict(zip([*LABELS, "age", "mileage", "price_ratio", "listing_month"], COEFFICIENTS, strict=True))
     result = {c: weights[c] * (index(c, x[c]) - index(c, b[c])) for c in LABELS}
     result["listing_year"] = weights["age"] * (x["listing_year"] - b["listing_year"])
     result["registration_year"] = -weights["age"] * (x["registration_year"] - b["registration_year"])
     result["mileage"] = weights["mileage"] * (x["mileage"] - b["mileage"])
+    result["listing_month"] = weights["listing_month"] * (x["listing_month"] - b["listing_month"])
 
     def g(asking: float, valuation: float) -> float:
         return weights["price_ratio"] * asking / valuation
@@ -92,7 +93,8 @@ def hand_contributions(x: dict[str, Any], b: dict[str, Any]) -> dict[str, float]
 ADVERTS = [
     advert(advert_id="a"),
     advert(advert_id="b", make="BMW", model="3 Series", fuel="Petrol", body_type="Hatchback", postcode_area="ZE",
-           registration_year=2010, listing_year=2024, mileage=150_000.5, asking_price=3_250, valuation=4_100),
+           registration_year=2010, listing_year=2024, listing_month=11, mileage=150_000.5, asking_price=3_250,
+           valuation=4_100),
     advert(advert_id="c", make="Lada", model="Niva", asking_price=20_000, valuation=12_345.67),
     {k: v for k, v in advert(**BASELINE_ADVERT).items() if k != "advert_id"},
 ]

@@ -83,7 +83,7 @@ def test_a_changed_bundle_is_served_with_its_own_digest_and_predictions(
 
 
 def test_refuses_a_bundle_that_reads_a_column_adverts_do_not_have(tmp_path: Path) -> None:
-    root = days_to_sell_pipeline(labels={**LABELS, "colour": ["Red"]}, coefficients=[1.0] * (len(LABELS) + 4))
+    root = days_to_sell_pipeline(labels={**LABELS, "colour": ["Red"]}, coefficients=[1.0] * (len(LABELS) + 5))
 
     with pytest.raises(StartupError, match=r"'colour' \(string\) is not a field of an advert"):
         Scorer.load(write_bundle(tmp_path / "bundle", root))

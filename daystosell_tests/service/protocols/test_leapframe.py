@@ -97,7 +97,7 @@ def frame_of(n: int = 1) -> dict[str, Any]:
         (with_field(frame_of(), "mileage", type_="string"), ["'mileage'", "type 'string'", "'double'"]),
         ({**frame_of(), "rows": []}, ["no rows"]),
         ({**frame_of(), "rows": frame_of()["rows"] * (MAX_ADVERTS_PER_REQUEST + 1)}, ["1001 rows"]),
-        ({**frame_of(), "rows": [frame_of()["rows"][0][:-1]]}, ["'rows'", "row 0", "9 values", "10 fields"]),
+        ({**frame_of(), "rows": [frame_of()["rows"][0][:-1]]}, ["'rows'", "row 0", "10 values", "11 fields"]),
         ({"schema": {"fields": frame_of()["schema"]["fields"][1:]}, "rows": [frame_of()["rows"][0][1:]]},
          ["'make'", "missing column"]),
         ({"schema": {"fields": [*frame_of()["schema"]["fields"], {"name": "colour", "type": "string"}]},

@@ -147,7 +147,7 @@ def test_binary_tensor_data_scores_as_json_does(client: TestClient[Litestar]) ->
         (with_input(adverts(1), "make", data=[""]), ["'make'", "length >= 1"]),
         (with_input(adverts(1), "make", data=[True]), ["input 'make', element 0", "Expected `str`, got `bool`"]),
         (with_input(adverts(1), "make", data=[None]), ["input 'make', element 0", "Expected `str`, got `null`"]),
-        (with_input(adverts(1), "mileage", shape=[-1]), ["inputs[7].shape[0]", ">= 0"]),
+        (with_input(adverts(1), "mileage", shape=[-1]), ["inputs[8].shape[0]", ">= 0"]),
         ({**oip_request(adverts(1)), "outputs": [{"name": "features"}]}, ["features", "unknown output"]),
         ({**oip_request(adverts(1)), "id": 7}, ["id", "Expected `str | null`"]),
     ],

@@ -168,6 +168,9 @@ LEAPFRAME_BODY = """{
       "name": "listing_year",
       "type": "double"
     }, {
+      "name": "listing_month",
+      "type": "double"
+    }, {
       "name": "mileage",
       "type": "double"
     }, {
@@ -178,8 +181,8 @@ LEAPFRAME_BODY = """{
       "type": "double"
     }]
   },
-  "rows": [["Ford", "Fiesta", "Petrol", "Hatchback", "LS", 2017.0, 2023.0, 42000.0, 8995.0, 9400.0],
-           ["Lada", "Niva", "Petrol", "SUV", "ZE", 2009.0, 2024.0, 98000.5, 2500.0, 2750.0]]
+  "rows": [["Ford", "Fiesta", "Petrol", "Hatchback", "LS", 2017.0, 2023.0, 6.0, 42000.0, 8995.0, 9400.0],
+           ["Lada", "Niva", "Petrol", "SUV", "ZE", 2009.0, 2024.0, 3.0, 98000.5, 2500.0, 2750.0]]
 }"""
 
 
@@ -199,7 +202,8 @@ def test_a_leapframe_as_mleaps_docs_show_it_is_transformed(server: RunningServic
         advert(make="Ford", model="Fiesta", fuel="Petrol", body_type="Hatchback", postcode_area="LS",
                registration_year=2017, listing_year=2023, mileage=42000.0, asking_price=8995.0, valuation=9400.0),
         advert(make="Lada", model="Niva", fuel="Petrol", body_type="SUV", postcode_area="ZE",
-               registration_year=2009, listing_year=2024, mileage=98000.5, asking_price=2500.0, valuation=2750.0),
+               registration_year=2009, listing_year=2024, listing_month=3, mileage=98000.5, asking_price=2500.0,
+               valuation=2750.0),
     ]
     assert [row[-1] for row in body["rows"]] == native(server, items)
 
