@@ -103,6 +103,11 @@ def main() -> None:
 
     instance = DagsterInstance.get()
     retrain(instance)
+    fitted = instance.get_latest_materialization_event(AssetKey("fitted_model"))
+    if fitted is not None and fitted.asset_materialization is not None:
+        model = {k: v.value for k, v in fitted.asset_materialization.metadata.items()}
+        say(f"chosen estimator {model['estimator']}: holdout MAE {model['holdout_mae']:.2f} days against the "
+            f"make/model baseline's {model['baseline_mae']:.2f} (the comparison is in fitted_model's metadata)")
     event = instance.get_latest_materialization_event(AssetKey("mleap_bundle"))
     assert event is not None and event.asset_materialization is not None
     metadata = event.asset_materialization.metadata

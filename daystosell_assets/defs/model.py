@@ -170,8 +170,10 @@ TIE = 1e-9
 class GateConfig(Config):
     # The model's holdout MAE must be at most (1 - this) x the make/model baseline's.
     min_gain_over_baseline: float = 0.05
-    # ... and at most (1 + this) x the deployed model's, on the same holdout rows.
-    max_loss_to_champion: float = 0.0
+    # ... and at most (1 + this) x the deployed model's, on the same holdout rows. Not zero: the same data
+    # refitted with another shuffle partitioning sums in another order, and a 1M-advert refit then scored
+    # "8.04 days, worse than the deployed 8.04": a tenth of a percent is noise, not a worse model.
+    max_loss_to_champion: float = 0.001
 
 
 def _this_run_metadata(context: AssetCheckExecutionContext) -> dict[str, float]:
