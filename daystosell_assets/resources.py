@@ -134,9 +134,10 @@ class SparkLakeIOManager(ConfigurableIOManager):
 def lake_resources(lake_root: str | None = None, s3: S3Resource | None = None) -> dict[str, Any]:
     """The lake, Spark and the IO manager between them, chosen by environment: the lake root comes from
     ``DAYSTOSELL_LAKE_ROOT`` (a folder, the embedded default, or ``s3://bucket/prefix``); Spark from
-    ``DAYSTOSELL_SPARK_MASTER`` (a master URL) or ``DAYSTOSELL_SPARK_REMOTE`` (Spark Connect); on S3 the endpoint
-    from ``DAYSTOSELL_S3_ENDPOINT_URL`` (empty for AWS itself) and credentials from the standard AWS
-    variables, read by boto3 and S3A themselves so they never sit in configuration."""
+    ``DAYSTOSELL_SPARK_MASTER`` (a master URL) or ``DAYSTOSELL_SPARK_REMOTE`` (Spark Connect), with
+    ``DAYSTOSELL_SPARK_DRIVER_MEMORY`` and ``DAYSTOSELL_SPARK_SHUFFLE_PARTITIONS`` over the project's defaults;
+    on S3 the endpoint from ``DAYSTOSELL_S3_ENDPOINT_URL`` (empty for AWS itself) and credentials from the
+    standard AWS variables, read by boto3 and S3A themselves so they never sit in configuration."""
     # Python stages (MathBinary) run in Spark's Python workers, which PySpark starts with
     # $PYSPARK_PYTHON: make that this interpreter, so the workers see the same packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -148,7 +149,9 @@ def lake_resources(lake_root: str | None = None, s3: S3Resource | None = None) -
     pyspark = PySparkResource(spark_config=spark_config(
         master=os.environ.get("DAYSTOSELL_SPARK_MASTER", "local[*]"),
         driver_memory=os.environ.get("DAYSTOSELL_SPARK_DRIVER_MEMORY", "4g"),
-        remote=os.environ.get("DAYSTOSELL_SPARK_REMOTE") or None))
+        remote=os.environ.get("DAYSTOSELL_SPARK_REMOTE") or None,
+        extra={"spark.sql.shuffle.partitions": partitions}
+        if (partitions := os.environ.get("DAYSTOSELL_SPARK_SHUFFLE_PARTITIONS")) else None))
     return {
         "lake": lake,
         "pyspark": pyspark,
