@@ -28,7 +28,7 @@ from dagster import AssetSelection, DagsterInstance, materialize  # noqa: E402
 from pyspark.ml import PipelineModel  # noqa: E402
 
 from benchmarks.report import write_results  # noqa: E402
-from daystosell_assets.definitions import defs  # noqa: E402
+from daystosell_assets.definitions import training_graph  # noqa: E402
 from daystosell_assets.lake.layout import LakeLayout  # noqa: E402
 from daystosell_assets.lake.simulator import MarketSpec, simulate_market, with_ground_truth, write_raw_lake  # noqa: E402
 from daystosell_assets.ml.evaluation import (  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> None:
         write_raw_lake(spark, layout, spec)
 
         started = time.perf_counter()
-        graph: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+        graph = training_graph()
         with DagsterInstance.ephemeral() as instance:
             result = materialize(graph, selection=AssetSelection.assets(*TRAINING), resources=lake_resources(tmp),
                                  instance=instance)

@@ -2,19 +2,64 @@
 
 from __future__ import annotations
 
-from dagster import Definitions, FilesystemIOManager, in_process_executor, load_assets_from_modules
+import os
+from typing import Any
+
+from dagster import Definitions, EnvVar, FilesystemIOManager, in_process_executor, load_assets_from_modules
 
 from daystosell_assets.defs import automation, bundle, features, model, predictions, release, sources
 from daystosell_assets.resources import lake_resources
 
-defs = Definitions(
-    assets=load_assets_from_modules([sources, features, model, bundle, predictions]),
-    asset_checks=[*sources.source_checks, *features.training_set_checks, model.fitted_model_gate],
-    jobs=[automation.retrain, release.release_bundle],
-    sensors=[automation.raw_lake_sensor, release.mleap_bundle_sensor],
-    schedules=[automation.weekly_retrain],
-    resources={**lake_resources(), "image_builder": release.ImageBuilderResource(),
-               release.RELEASE_IO_MANAGER: FilesystemIOManager()},
-    # Every step shares one Spark session: a process per step would start a JVM per step (~9 s each).
-    executor=in_process_executor,
-)
+
+def registry_resource(env: dict[str, str] | None = None) -> release.RegistryResource:
+    """``DAYSTOSELL_REGISTRY`` (default: the local registry on loopback) and its repository; the
+    credentials as ``EnvVar``s, so their values never show in the UI or the run config."""
+    env = dict(os.environ) if env is None else env
+    settings: dict[str, Any] = {}
+    if address := env.get("DAYSTOSELL_REGISTRY"):
+        settings["address"] = address
+    if repository := env.get("DAYSTOSELL_REGISTRY_REPOSITORY"):
+        settings["repository"] = repository
+    if tls := env.get("DAYSTOSELL_REGISTRY_TLS_VERIFY"):
+        settings["tls_verify"] = tls.lower() in ("1", "true", "yes")
+    for field in ("username", "password"):
+        variable = f"DAYSTOSELL_REGISTRY_{field.upper()}"
+        if env.get(variable):
+            settings[field] = EnvVar(variable)
+    return release.RegistryResource(**settings)
+
+
+def rollout_resource(env: dict[str, str] | None = None) -> release.RolloutResource:
+    """``DAYSTOSELL_ROLLOUT=kubernetes`` applies to the cluster of ``KUBECONFIG`` (context
+    ``DAYSTOSELL_KUBE_CONTEXT``); the default runs the environments as local containers."""
+    env = dict(os.environ) if env is None else env
+    if env.get("DAYSTOSELL_ROLLOUT", "local") == "kubernetes":
+        return release.KubernetesRolloutResource(kubeconfig=env.get("KUBECONFIG"),
+                                                 context=env.get("DAYSTOSELL_KUBE_CONTEXT"))
+    return release.LocalRolloutResource()
+
+
+def training_graph() -> list[Any]:
+    """The assets and checks from the lake to the bundle and the live adverts' scores (the ``retrain``
+    job's); the release chain after them needs containers, a registry and a rollout target."""
+    return [*load_assets_from_modules([sources, features, model, bundle, predictions]),
+            *sources.source_checks, *features.training_set_checks, model.fitted_model_gate]
+
+
+def make_definitions(**resources: Any) -> Definitions:
+    """The code location, with ``resources`` in place of the defaults (tests point the release chain at
+    their own registry and ports this way)."""
+    return Definitions(
+        assets=[*training_graph(), *release.RELEASE_ASSETS, *release.RELEASE_CHECKS],
+        jobs=[automation.retrain, release.release],
+        sensors=[automation.raw_lake_sensor, release.mleap_bundle_sensor],
+        schedules=[automation.weekly_retrain],
+        resources={**lake_resources(), "image_builder": release.ImageBuilderResource(),
+                   "registry": registry_resource(), "rollout": rollout_resource(),
+                   release.RELEASE_IO_MANAGER: FilesystemIOManager(), **resources},
+        # Every step shares one Spark session: a process per step would start a JVM per step (~9 s each).
+        executor=in_process_executor,
+    )
+
+
+defs = make_definitions()

@@ -15,7 +15,7 @@ from dagster import (
     ResourceDependency,
 )
 from dagster_aws.s3 import S3Resource
-from dagster_pyspark import PySparkResource
+from dagster_pyspark import LazyPySparkResource, PySparkResource
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.utils import is_remote
@@ -53,7 +53,7 @@ class LakeResource(ConfigurableResource):
         when the lake is local."""
         return fetch_dir(location, into, s3_client(self.s3) if self.s3 is not None else None)
 
-    def spark(self, pyspark: PySparkResource) -> SparkSession:
+    def spark(self, pyspark: PySparkResource | LazyPySparkResource) -> SparkSession:
         """The Spark session, able to reach this lake (S3A settings apply to a session already running)."""
         session = pyspark.spark_session
         # A Spark Connect server reaches S3 with its own settings, given when it starts.
@@ -107,7 +107,9 @@ class SparkLakeIOManager(ConfigurableIOManager):
     Dagster's default IO manager."""
 
     lake: ResourceDependency[LakeResource]
-    pyspark: ResourceDependency[PySparkResource]
+    # Lazy: every run initialises the IO manager, and the release chain, which moves no Spark data,
+    # should not start a JVM for it (6 s a run). Same settings, so the same session once started.
+    pyspark: ResourceDependency[LazyPySparkResource]
 
     def handle_output(self, context: OutputContext, obj: DataFrame | PipelineModel) -> None:
         name = "/".join(context.asset_key.path)
@@ -146,14 +148,15 @@ def lake_resources(lake_root: str | None = None, s3: S3Resource | None = None) -
         s3 = S3Resource(endpoint_url=os.environ.get("DAYSTOSELL_S3_ENDPOINT_URL") or None,
                         region_name=os.environ.get("AWS_REGION", DEFAULT_REGION))
     lake = LakeResource(root=root, s3=s3)
-    pyspark = PySparkResource(spark_config=spark_config(
+    settings = spark_config(
         master=os.environ.get("DAYSTOSELL_SPARK_MASTER", "local[*]"),
         driver_memory=os.environ.get("DAYSTOSELL_SPARK_DRIVER_MEMORY", "4g"),
         remote=os.environ.get("DAYSTOSELL_SPARK_REMOTE") or None,
         extra={"spark.sql.shuffle.partitions": partitions}
-        if (partitions := os.environ.get("DAYSTOSELL_SPARK_SHUFFLE_PARTITIONS")) else None))
+        if (partitions := os.environ.get("DAYSTOSELL_SPARK_SHUFFLE_PARTITIONS")) else None)
+    pyspark = PySparkResource(spark_config=settings)
     return {
         "lake": lake,
         "pyspark": pyspark,
-        "io_manager": SparkLakeIOManager(lake=lake, pyspark=pyspark),
+        "io_manager": SparkLakeIOManager(lake=lake, pyspark=LazyPySparkResource(spark_config=settings)),
     }

@@ -57,13 +57,13 @@ def seed_lake(spark: Any, root: Path, adverts: int = TEST_ADVERTS, seed: int = 5
 
 
 def materialize_graph(lake_root: Path, instance: Any) -> Any:
-    """Materialises every asset and check of the code location against ``lake_root``."""
+    """Materialises every asset and check from the lake to the bundle against ``lake_root``."""
     from dagster import materialize
 
-    from daystosell_assets.definitions import defs
+    from daystosell_assets.definitions import training_graph
     from daystosell_assets.resources import lake_resources
 
-    return materialize([*(defs.assets or []), *(defs.asset_checks or [])],
+    return materialize(training_graph(),
                        resources=lake_resources(str(lake_root)), instance=instance,
                        run_config=TRAINING_RUN_CONFIG, raise_on_error=False)
 

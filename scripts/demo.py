@@ -2,8 +2,9 @@
 
 Seeds a sample lake, lets the raw-lake sensor request a retrain and runs it (every asset and check) into
 the local Dagster instance, serves the new bundle over HTTP and compares its answers with Spark's, then
-lets the bundle sensor do what the daemon would: build the scoring image, run it and test it against the
-golden rows.
+lets the bundle sensor do what the daemon would: build the scoring image, test it against the golden rows,
+push it to the local registry and roll it out to pre-production and production (containers on loopback
+behind nginx, ports 18080 and 18081). Those keep serving after the demo: `make stop` stops them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 from dagster import AssetKey, DagsterInstance, build_sensor_context
+from registry import ensure_registry
 
 from daystosell_assets.definitions import defs
 from daystosell_assets.defs.automation import raw_lake_sensor
@@ -74,20 +76,27 @@ def serve_and_compare(bundle_dir: Path, version: str) -> None:
 
 
 def release(instance: DagsterInstance) -> None:
+    registry = ensure_registry()
+    say(f"local registry at {registry.address} (scripts/registry.py)")
     say("evaluating the bundle sensor, as the Dagster daemon would")
     requests = mleap_bundle_sensor.evaluate_tick(build_sensor_context(instance=instance)).run_requests or []
     if not requests or requests[0].run_key is None:
         raise SystemExit("the bundle sensor requested no release: was mleap_bundle materialised?")
     request, run_key = requests[0], requests[0].run_key
-    say(f"release run requested (run key {run_key[:19]}): build image, run it, golden test")
+    say(f"release run requested (run key {run_key[:19]}): build, golden test, push, pre-production, production")
     # The tags the daemon itself puts on a sensor's run: a daemon started later (make ui) then knows
     # this bundle's release has run and does not request it again.
     tags = {**request.tags, "dagster/run_key": run_key, "dagster/sensor_name": mleap_bundle_sensor.name}
-    result = defs.get_job_def("release_bundle").execute_in_process(
-        instance=instance, run_config=request.run_config, tags=tags)
+    started = time.monotonic()
+    result = defs.resolve_job_def("release").execute_in_process(
+        instance=instance, run_config=request.run_config, tags=tags, raise_on_error=False)
     if not result.success:
         raise SystemExit("the release run failed: see its log above")
-    say(f"image {result.output_for_node('golden_test_image')} built and matched every golden row")
+    prod = result.asset_value("prod_deployment").deployment
+    say(f"released in {time.monotonic() - started:.0f} s: production at {prod.url} runs {prod.release.image}")
+    ready = httpx.get(f"{prod.url}/health/ready", timeout=5).json()
+    say(f"production answers: model {ready['model_version']}, bundle {ready['bundle_digest'][:19]} "
+        "(`make stop` stops the environments and the registry)")
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ digest() { cat "$@" | sha256sum | cut -c1-16; }
 
 APT_PACKAGES=(
   openjdk-17-jdk-headless maven curl ca-certificates gcc libc6-dev
-  buildah podman skopeo runc docker-registry debootstrap uidmap
+  buildah podman skopeo runc docker-registry debootstrap uidmap nginx-light apache2-utils
 )
 
 install_debian_packages() {
@@ -117,27 +117,32 @@ install_s3proxy() {
   stamp_set s3proxy "$key"
 }
 
-VEGETA_MODULE="github.com/tsenart/vegeta/v12@v12.13.0"
-
-install_vegeta() {
-  # The load generator of benchmarks/serving_load.py, benchmarks/soak.py and the soak test, from the Go module
-  # proxy, into .state/bin. Go comes from Debian only where the machine has none.
-  if stamp_ok vegeta "$VEGETA_MODULE" && [ -x "$STATE/bin/vegeta" ]; then
-    log "vegeta: up to date (.state/bin/vegeta)"
+go_install() {
+  # go_install NAME MODULE@VERSION WHY: a Go tool from the Go module proxy into .state/bin, once per version.
+  # Go comes from Debian only where the machine has none.
+  local name=$1 module=$2 why=$3
+  if stamp_ok "$name" "$module" && [ -x "$STATE/bin/$name" ]; then
+    log "$name: up to date (.state/bin/$name)"
     return
   fi
   if ! command -v go >/dev/null 2>&1; then
-    log "vegeta: installing Debian's golang-go"
+    log "$name: installing Debian's golang-go"
     local sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends golang-go
   fi
-  log "vegeta: go install $VEGETA_MODULE"
+  log "$name: go install $module ($why)"
   mkdir -p "$STATE/bin"
-  GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "$VEGETA_MODULE"
-  stamp_set vegeta "$VEGETA_MODULE"
+  GOBIN="$STATE/bin" GOFLAGS=-mod=mod go install "$module"
+  stamp_set "$name" "$module"
 }
+
+# The load generator of benchmarks/serving_load.py, benchmarks/soak.py and the soak test.
+install_vegeta() { go_install vegeta "github.com/tsenart/vegeta/v12@v12.13.0" "the load generator"; }
+# Renders deploy/k8s's overlays for a release (daystosell_assets/release/manifests.py). v5.8.2: the newest that
+# Go 1.26 builds (v5.8.3 needs Go 1.27).
+install_kustomize() { go_install kustomize "sigs.k8s.io/kustomize/kustomize/v5@v5.8.2" "~1 min"; }
 
 install_base_image() {
   if [ "${DAYSTOSELL_SKIP_IMAGES:-0}" = "1" ]; then
@@ -154,5 +159,6 @@ install_mleap_jvm
 install_s3a_jars
 install_s3proxy
 install_vegeta
+install_kustomize
 install_base_image
 log "ready"

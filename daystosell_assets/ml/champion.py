@@ -10,38 +10,35 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
-from dagster import AssetKey, DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import AssetKey, DagsterInstance
 
 from daystosell_service.mleap import load_bundle
 
-RELEASE_JOB = "release_bundle"
+# The release chain's last asset: its newest materialisation is what production serves.
+PRODUCTION = AssetKey("prod_deployment")
 
 
 @dataclass(frozen=True)
 class Champion:
     model_version: str
     bundle_dir: str
-    # How it was found: "released" (the newest successful release run) or "latest bundle".
+    # How it was found: "in production" (the newest prod_deployment) or "latest bundle".
     source: str
 
 
 def find_champion(instance: DagsterInstance) -> Champion | None:
-    """The bundle of the newest successful release run; before any release, the newest ``mleap_bundle``."""
-    runs = instance.get_runs(RunsFilter(job_name=RELEASE_JOB, statuses=[DagsterRunStatus.SUCCESS]), limit=1)
-    for run in runs:
-        ops = cast(dict[str, Any], dict(run.run_config).get("ops", {}))
-        config = ops.get("build_service_image", {}).get("config", {})
-        if config.get("bundle_dir") and config.get("model_version"):
-            return Champion(str(config["model_version"]), str(config["bundle_dir"]), "released")
-    event = instance.get_latest_materialization_event(AssetKey("mleap_bundle"))
-    materialization = event.asset_materialization if event is not None else None
-    if materialization is None:
-        return None
-    metadata = materialization.metadata
-    return Champion(str(metadata["model_version"].value), str(metadata["bundle_dir"].value), "latest bundle")
+    """The bundle production serves (the newest ``prod_deployment``, rollbacks included); before any
+    release, the newest ``mleap_bundle``."""
+    for key, source in ((PRODUCTION, "in production"), (AssetKey("mleap_bundle"), "latest bundle")):
+        event = instance.get_latest_materialization_event(key)
+        materialization = event.asset_materialization if event is not None else None
+        if materialization is not None and "bundle_dir" in materialization.metadata:
+            metadata = materialization.metadata
+            return Champion(str(metadata["model_version"].value), str(metadata["bundle_dir"].value), source)
+    return None
 
 
 def champion_predictions(champion: Champion, columns: dict[str, np.ndarray],

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from daystosell_assets.release.build_context import REPO_ROOT
 from daystosell_assets.release.errors import (
@@ -84,9 +85,10 @@ def ensure_base_image(tools: ContainerTools | None = None, *, repo_root: Path = 
 
 
 def build_image(context_dir: Path, tag: str, base_image: str, labels: ImageLabels, *,
-                tools: ContainerTools | None = None, logger: LineLog = log) -> BuiltImage:
+                tools: ContainerTools | None = None, logger: LineLog = log, no_cache: bool = False) -> BuiltImage:
     """``buildah bud --layers`` so the venv and dependency layers are reused across builds and a new
-    model only adds its last layer. Streams buildah's output to ``logger`` line by line."""
+    model only adds its last layer (``no_cache`` rebuilds every layer, e.g. to pick up a fixed
+    dependency of the same version). Streams buildah's output to ``logger`` line by line."""
     tools = tools or ContainerTools.from_env()
     tools.require("buildah")
     if base_image.startswith("localhost/") and not image_exists(base_image, tools):
@@ -97,7 +99,9 @@ def build_image(context_dir: Path, tag: str, base_image: str, labels: ImageLabel
     with tempfile.TemporaryDirectory() as tmp:
         iidfile = Path(tmp) / "iid"
         cmd = tools.buildah_bud(
-            "--layers", "--force-rm", "--iidfile", str(iidfile),
+            # Docker's format, not OCI's: only it carries the HEALTHCHECK.
+            "--format", "docker", "--layers", "--force-rm", "--iidfile", str(iidfile),
+            *(["--no-cache"] if no_cache else []),
             "-f", str(context_dir / "Containerfile"), "-t", tag,
             "--build-arg", f"BASE_IMAGE={base_image}", *label_flags, str(context_dir),
         )
@@ -137,20 +141,40 @@ class Layer:
 
 
 def image_layers(image: str, tools: ContainerTools | None = None) -> list[Layer]:
-    """The image's filesystem layers, bottom first, each with the instruction that made it (from
-    the manifest as skopeo reads it from local storage, and the config's history)."""
+    """The image's filesystem layers, bottom first, each with the instruction that made it (from the
+    manifest as skopeo reads it from local storage, and the config's history). The base image's layers
+    are named after it: buildah 1.28 records the history of a FROM-scratch ADD out of step with its layers."""
     tools = tools or ContainerTools.from_env()
-    ref = tools.storage_ref(image)
-    manifest = json.loads(tools.run(tools.skopeo("inspect", "--raw", ref)))
-    config = json.loads(tools.run(tools.skopeo("inspect", "--config", "--raw", ref)))
-    history = [h for h in config.get("history", []) if not h.get("empty_layer")]
+    manifest, config = _manifest_and_config(image, tools)
     layers = manifest["layers"]
-    if len(history) != len(layers):
-        history = [{}] * len(layers)  # a squashed base has no per-layer history; say nothing then
-    return [
-        Layer(layer["digest"], int(layer.get("size", 0)), h.get("created_by", ""))
-        for layer, h in zip(layers, history, strict=True)
-    ]
+    history = config.get("history", [])
+    base = config.get("config", {}).get("Labels", {}).get("org.opencontainers.image.base.name")
+    base_layers = base_history = 0
+    if base and image_exists(base, tools):
+        base_manifest, base_config = _manifest_and_config(base, tools)
+        base_layers, base_history = len(base_manifest["layers"]), len(base_config.get("history", []))
+    own = [h for h in history[base_history:] if not h.get("empty_layer")]
+    if len(own) != len(layers) - base_layers:
+        own = [{}] * (len(layers) - base_layers)  # a squashed image has no per-layer history; say nothing then
+    made_by = [f"base image {base}"] * base_layers + [_instruction(h.get("created_by", "")) for h in own]
+    return [Layer(layer["digest"], int(layer.get("size", 0)), what)
+            for layer, what in zip(layers, made_by, strict=True)]
+
+
+def _manifest_and_config(image: str, tools: ContainerTools) -> tuple[dict[str, Any], dict[str, Any]]:
+    ref = tools.storage_ref(image)
+    return (json.loads(tools.run(tools.skopeo("inspect", "--raw", ref))),
+            json.loads(tools.run(tools.skopeo("inspect", "--config", "--raw", ref))))
+
+
+def _instruction(created_by: str) -> str:
+    """As written in the Containerfile: ``/bin/sh -c #(nop) COPY dir:<sha> in /app/`` -> ``COPY dir:<sha>
+    in /app/``, ``/bin/sh -c python3 -m venv ...`` -> ``RUN python3 -m venv ...``."""
+    if created_by.startswith("/bin/sh -c #(nop) "):
+        return created_by.removeprefix("/bin/sh -c #(nop) ").strip()
+    if created_by.startswith("/bin/sh -c "):
+        return "RUN " + created_by.removeprefix("/bin/sh -c ").strip()
+    return created_by.strip()
 
 
 def last_layer_paths(image: str, tools: ContainerTools | None = None) -> list[str]:

@@ -55,6 +55,9 @@ class ContainerTools:
     # The host's CA bundle, bind-mounted (read-only, never committed) over the image's during RUN
     # steps: where egress to PyPI passes a TLS-inspecting proxy, only the host trusts its CA.
     build_ca_bundle: str | None = None
+    # Registry credentials for push and pull (containers-auth.json, 0600, outside the image): every
+    # tool reads REGISTRY_AUTH_FILE, so none needs the secret on its command line.
+    auth_file: str | None = None
 
     @classmethod
     def from_env(cls) -> ContainerTools:
@@ -108,6 +111,7 @@ class ContainerTools:
             "DAYSTOSELL_STORAGE_ROOT": self.graph_root,
             "DAYSTOSELL_STORAGE_RUNROOT": self.run_root,
             "DAYSTOSELL_BUILDAH_ISOLATION": self.isolation,
+            **({"REGISTRY_AUTH_FILE": self.auth_file} if self.auth_file else {}),
         }
 
     def require(self, *tools: str) -> None:

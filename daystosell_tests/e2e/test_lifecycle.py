@@ -1,26 +1,26 @@
 """The whole lifecycle on real parts: seeded lake -> Dagster assets -> Spark model -> MLeap bundle ->
-Python runtime and MLeap's JVM runtime -> HTTP service -> bundle sensor -> image built, run and
-matched against Spark's golden predictions."""
+Python runtime and MLeap's JVM runtime -> HTTP service -> bundle sensor -> image built, matched against
+Spark's golden predictions, pushed to a registry and rolled out to pre-production and production."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from dagster import DagsterInstance, build_sensor_context
 from pyspark.ml import PipelineModel
 
-from daystosell_assets.definitions import defs
 from daystosell_assets.defs.features import advert_inputs
-from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.mleap.reference import score_with_mleap
+from daystosell_assets.release import ContainerTools, ensure_base_image
 from daystosell_service.golden import GOLDEN_FILE, compare, read_golden
 from daystosell_service.launcher import running_service
 from daystosell_service.mleap import load_bundle
 from daystosell_tests.conftest import GraphRun
+from daystosell_tests.release.chain import check_results, open_chain
 
 pytestmark = pytest.mark.spark
 
@@ -104,22 +104,22 @@ def test_service_answers_golden_rows_over_http_with_sparks_predictions(graph_run
 
 
 @pytest.mark.container
-def test_sensor_requests_one_release_per_bundle_and_the_release_tests_the_image(graph_run: GraphRun) -> None:
-    instance: DagsterInstance = graph_run.instance
-    context = build_sensor_context(instance=instance)
-    [request] = mleap_bundle_sensor.evaluate_tick(context).run_requests
-    assert request.run_key == graph_run.metadata["bundle_digest"]
-    # Evaluated again from where the first tick left off: the same materialisation asks for nothing.
-    again = mleap_bundle_sensor.evaluate_tick(build_sensor_context(instance=instance, cursor=context.cursor))
-    assert again.run_requests == []
+def test_the_bundle_sensor_takes_sparks_bundle_to_production(graph_run: GraphRun, tmp_path: Path) -> None:
+    tools = ContainerTools.from_env()
+    with open_chain(tmp_path, ensure_base_image(tools), tools) as chain:
+        version = str(graph_run.metadata["model_version"])
+        chain.record(graph_run.bundle_dir, version)
+        [request] = chain.tick()
+        assert request.run_key == graph_run.metadata["bundle_digest"]
+        assert chain.tick() == []  # evaluated again: the same materialisation asks for nothing
 
-    release = defs.get_job_def("release_bundle")
-    result = release.execute_in_process(instance=instance, run_config=request.run_config, tags=request.tags)
-    assert result.success
-    image = result.output_for_node("golden_test_image")
-    assert image == f"localhost/daystosell/service:{graph_run.metadata['model_version']}"
-    outputs = {e.step_key: e.step_output_data.metadata for e in result.all_node_events
-               if e.event_type_value == "STEP_OUTPUT"}
-    assert outputs["build_service_image"]["size_mb"].value > 0
-    assert outputs["golden_test_image"]["golden_rows"].value == graph_run.metadata["golden_rows"]
-    assert outputs["golden_test_image"]["mismatches"].value == 0
+        result = chain.release(request)
+
+        assert result.success
+        assert check_results(result) == {"golden_test": True, "preprod_smoke_test": True, "prod_smoke_test": True}
+        [golden] = [e for e in result.get_asset_check_evaluations() if e.check_name == "golden_test"]
+        assert golden.metadata["golden_rows"].value == graph_run.metadata["golden_rows"]
+        assert golden.metadata["max_rel_error"].value <= 1e-9
+        assert chain.serving("prod") == version
+        published = result.asset_value("published_image")
+        assert chain.registry_digest(version) == published.release.image.rsplit("@", 1)[1]

@@ -42,7 +42,7 @@ def test_new_adverts_request_a_retrain_and_its_bundle_a_build(spark: Any, tmp_pa
         [bundle] = run.asset_materializations_for_node("mleap_bundle")
 
         [build] = mleap_bundle_sensor.evaluate_tick(build_sensor_context(instance=instance)).run_requests
-        assert mleap_bundle_sensor.job_name == "release_bundle"
+        assert mleap_bundle_sensor.job_name == "release"
         assert build.run_key == bundle.metadata["bundle_digest"].value
 
         # A new delivery lands: the sensor notices and asks again.

@@ -12,7 +12,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from dagster_aws.s3 import S3Resource
 
-from daystosell_assets.definitions import defs
+from daystosell_assets.definitions import training_graph
 from daystosell_assets.lake.layout import RAW_DATASETS, LakeLayout
 from daystosell_assets.lake.s3 import configure_s3a, s3_client
 from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake
@@ -38,7 +38,7 @@ def test_the_whole_graph_runs_on_a_lake_in_a_real_s3_server(spark: Any, tmp_path
         s3 = S3Resource(endpoint_url=server.endpoint_url, aws_access_key_id=server.access_key,
                         aws_secret_access_key=server.secret_key, region_name=server.region)
         resources = lake_resources(ROOT, s3=s3)
-        graph: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+        graph = training_graph()
         with DagsterInstance.ephemeral() as instance:
             result = materialize(graph, resources=resources, instance=instance, run_config=TRAINING_RUN_CONFIG,
                                  raise_on_error=False)

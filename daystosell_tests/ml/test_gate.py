@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dagster import AssetKey, AssetMaterialization, DagsterInstance, build_sensor_context, materialize
 
-from daystosell_assets.definitions import defs
+from daystosell_assets.definitions import training_graph
 from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.resources import lake_resources
 from daystosell_tests.conftest import GraphRun
@@ -34,7 +34,7 @@ def _materialized(result: Any) -> set[str]:
 def _crippled_run(graph_run: GraphRun, instance: DagsterInstance, tmp_path: Path) -> Any:
     # On a copy of the raw zone: the crippled model must not replace the session's in its lake.
     shutil.copytree(graph_run.lake_root / "raw", tmp_path / "raw")
-    graph: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+    graph = training_graph()
     return materialize(graph, resources=lake_resources(str(tmp_path)), instance=instance,
                        run_config=CRIPPLED, raise_on_error=False)
 

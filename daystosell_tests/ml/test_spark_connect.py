@@ -53,7 +53,7 @@ def train_over_connect(remote: str, lake_root: str, bundles_dir: Path) -> dict[s
     from pyspark.sql import SparkSession
     from pyspark.sql.utils import is_remote
 
-    from daystosell_assets.definitions import defs
+    from daystosell_assets.definitions import training_graph
     from daystosell_assets.ml.pipeline import INPUT_COLUMNS, PREDICTION
     from daystosell_assets.resources import lake_resources
 
@@ -61,7 +61,7 @@ def train_over_connect(remote: str, lake_root: str, bundles_dir: Path) -> dict[s
     os.environ["DAYSTOSELL_SPARK_REMOTE"] = remote
     resources = lake_resources(lake_root)
     lake = resources["lake"]
-    graph: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+    graph = training_graph()
     started = time.monotonic()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(graph, selection=AssetSelection.assets(*TRAINING_ASSETS), resources=resources,

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from daystosell_assets.release import (
 )
 from daystosell_service.golden import GOLDEN_FILE, read_golden
 from daystosell_service.launcher import free_port
+from daystosell_tests.conftest import load_script
 from daystosell_tests.service.support import MODEL_VERSION
 
 from .conftest import perturbed, with_model
@@ -106,32 +105,10 @@ def test_a_service_that_cannot_start_fails_fast_with_its_logs(
 
 
 def test_push_to_a_registry_on_loopback(tools: ContainerTools, service_image: BuiltImage, tmp_path: Path) -> None:
-    if shutil.which("docker-registry") is None:
-        pytest.fail("docker-registry is missing: run scripts/setup.sh")
-    port = free_port()
-    config = tmp_path / "registry.yml"
-    config.write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {tmp_path / 'data'}\n"
-                      f"http:\n  addr: 127.0.0.1:{port}\n")
-    registry = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-    try:
-        _wait_for_port(port)
-        destination = f"docker://127.0.0.1:{port}/daystosell/service:test"
+    with load_script("registry").running_registry(tmp_path / "registry") as registry:
+        destination = f"docker://{registry.address}/daystosell/service:test"
         digest = push_image(service_image.tag, destination, tls_verify=False, tools=tools)
         assert digest.startswith("sha256:")
         remote = tools.run(tools.skopeo("inspect", "--tls-verify=false", "--format", "{{.Digest}}",
                                         destination))
         assert remote.strip() == digest
-    finally:
-        registry.terminate()
-        registry.wait(timeout=10)
-
-
-def _wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")

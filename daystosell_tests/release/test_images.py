@@ -6,6 +6,7 @@ import json
 import logging
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,8 @@ from daystosell_assets.release import (
     service_requirements,
 )
 from daystosell_assets.release.build_context import REPO_ROOT
+from daystosell_assets.release.containers import remove_containers, start_container, wait_ready
+from daystosell_service.launcher import free_port
 from daystosell_tests.service.support import MODEL_VERSION
 
 from .conftest import SOURCE_COMMIT, with_model, write_bundle_folder
@@ -146,3 +149,24 @@ def test_a_new_model_rebuilds_only_the_model_layer(
         assert image_labels(second.tag, tools)["org.opencontainers.image.revision"] == "fedcba"
     finally:
         remove_image(second.tag, tools)
+
+
+def test_the_health_check_passes_once_the_model_serves_and_fails_where_nothing_does(
+        tools: ContainerTools, service_image: BuiltImage) -> None:
+    config = json.loads(tools.run(tools.podman("image", "inspect", service_image.tag)))[0]
+    check = config.get("Healthcheck") or config["Config"]["Healthcheck"]
+    assert check["Test"][-2:] == ["-m", "daystosell_service.healthcheck"]
+    name, port = f"daystosell-health-{uuid.uuid4().hex[:8]}", free_port()
+    start_container(service_image.tag, name, port, tools=tools, flags=["--read-only"])
+    try:
+        wait_ready(tools, name, f"http://127.0.0.1:{port}", 60)
+        healthy = subprocess.run(tools.podman("healthcheck", "run", name), capture_output=True, text=True,
+                                 env=tools.env(), check=False)
+        assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+        elsewhere = subprocess.run(
+            tools.podman("exec", "--env", f"PORT={free_port()}", name,
+                         "python", "-m", "daystosell_service.healthcheck"),
+            capture_output=True, text=True, env=tools.env(), check=False)
+        assert elsewhere.returncode == 1 and "Connection refused" in elsewhere.stderr
+    finally:
+        remove_containers(tools, [name])
