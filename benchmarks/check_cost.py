@@ -31,7 +31,7 @@ from pyspark.sql import DataFrame  # noqa: E402
 
 from benchmarks.report import write_results  # noqa: E402
 from daystosell_assets import schemas  # noqa: E402
-from daystosell_assets.definitions import defs  # noqa: E402
+from daystosell_assets.definitions import training_graph  # noqa: E402
 from daystosell_assets.lake.layout import LakeLayout  # noqa: E402
 from daystosell_assets.lake.simulator import MarketSpec, write_raw_lake  # noqa: E402
 from daystosell_assets.quality.checks import pandera_errors  # noqa: E402
@@ -64,7 +64,7 @@ def contract_ways(df: DataFrame) -> dict[str, float]:
 def through_dagster(lake: Path) -> dict[str, Any]:
     with DagsterInstance.ephemeral() as instance:
         started = time.perf_counter()
-        graph = cast(list[Any], [*(defs.assets or []), *(defs.asset_checks or [])])
+        graph = training_graph()
         result = materialize(graph, instance=instance, selection=AssetSelection.assets(*SOURCES),
                              resources=lake_resources(str(lake)))
         wall = time.perf_counter() - started

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import AssetSelection, DagsterInstance, build_sensor_context, materialize
 
-from daystosell_assets.definitions import defs
+from daystosell_assets.definitions import training_graph
 from daystosell_assets.defs.release import mleap_bundle_sensor
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.resources import lake_resources
@@ -141,7 +141,7 @@ def test_a_fault_in_the_feed_fails_its_check_and_halts_everything_downstream(
 def test_a_halved_feed_fails_the_row_count_check(clean_lake: Path, tmp_path: Path) -> None:
     lake = tmp_path / "lake"
     shutil.copytree(clean_lake, lake)
-    sources: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+    sources = training_graph()
     with DagsterInstance.ephemeral() as instance:
         first = materialize(sources, selection=AssetSelection.assets(*SOURCES), instance=instance,
                             resources=lake_resources(str(lake)), raise_on_error=False)
@@ -156,7 +156,7 @@ def test_a_halved_feed_fails_the_row_count_check(clean_lake: Path, tmp_path: Pat
 
 def test_exact_redeliveries_are_collapsed_not_failed(clean_lake: Path, tmp_path: Path) -> None:
     lake = _lake_with(clean_lake, tmp_path / "lake", lambda t: pa.concat_tables([t, t.slice(0, 25)]))
-    sources: list[Any] = [*(defs.assets or []), *(defs.asset_checks or [])]
+    sources = training_graph()
     with DagsterInstance.ephemeral() as instance:
         result = materialize(sources, selection=AssetSelection.assets(*SOURCES), instance=instance,
                              resources=lake_resources(str(lake)), raise_on_error=False)
