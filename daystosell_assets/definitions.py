@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
-from dagster import Definitions, EnvVar, FilesystemIOManager, in_process_executor, load_assets_from_modules
+from dagster import (
+    BetaWarning,
+    Definitions,
+    EnvVar,
+    FilesystemIOManager,
+    in_process_executor,
+    load_assets_from_modules,
+    with_source_code_references,
+)
 
 from daystosell_assets.defs import automation, bundle, features, model, predictions, release, sources
 from daystosell_assets.resources import lake_resources
@@ -39,18 +48,34 @@ def rollout_resource(env: dict[str, str] | None = None) -> release.RolloutResour
     return release.LocalRolloutResource()
 
 
+def training_assets() -> list[Any]:
+    return [*load_assets_from_modules([sources, features, model, bundle, predictions])]
+
+
+def training_checks() -> list[Any]:
+    return [*sources.source_checks, *features.training_set_checks, model.fitted_model_gate]
+
+
 def training_graph() -> list[Any]:
     """The assets and checks from the lake to the bundle and the live adverts' scores (the ``retrain``
     job's); the release chain after them needs containers, a registry and a rollout target."""
-    return [*load_assets_from_modules([sources, features, model, bundle, predictions]),
-            *sources.source_checks, *features.training_set_checks, model.fitted_model_gate]
+    return [*training_assets(), *training_checks()]
+
+
+def linked_to_source(assets: list[Any]) -> list[Any]:
+    """Each asset's page in the UI links to the code that makes it. The API is beta in Dagster 1.13; its
+    warning, once per asset at every load, would only bury the log lines that matter."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        return list(with_source_code_references(assets))
 
 
 def make_definitions(**resources: Any) -> Definitions:
     """The code location, with ``resources`` in place of the defaults (tests point the release chain at
     their own registry and ports this way)."""
     return Definitions(
-        assets=[*training_graph(), *release.RELEASE_ASSETS, *release.RELEASE_CHECKS],
+        assets=linked_to_source([*training_assets(), *release.RELEASE_ASSETS]),
+        asset_checks=[*training_checks(), *release.RELEASE_CHECKS],
         jobs=[automation.retrain, release.release],
         sensors=[automation.raw_lake_sensor, release.mleap_bundle_sensor],
         schedules=[automation.weekly_retrain],

@@ -37,7 +37,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, stop_process
+from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = ROOT / ".state" / "registry"
@@ -214,25 +214,20 @@ def _cli_status(args: argparse.Namespace) -> int:
     return 0 if running else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    handlers = (("start", _cli_start), ("ensure", _cli_ensure), ("stop", _cli_stop), ("status", _cli_status))
-    for name, handler in handlers:
-        command = commands.add_parser(name)
-        command.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="data folder (default: .state/registry)")
-        if name in ("start", "ensure"):
-            command.add_argument("--port", type=int, default=DEFAULT_PORT)
-        if name == "start":
-            command.add_argument("--user", help=f"require this user, password from {PASSWORD_VARIABLE}")
-        command.set_defaults(handler=handler)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except RegistryServerError as error:
-        print(error, file=sys.stderr)
-        return 1
+def _port_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--port", type=int, default=DEFAULT_PORT)
 
+
+def _start_arguments(command: argparse.ArgumentParser) -> None:
+    _port_argument(command)
+    command.add_argument("--user", help=f"require this user, password from {PASSWORD_VARIABLE}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(__doc__, {"start": _cli_start, "ensure": _cli_ensure, "stop": _cli_stop, "status": _cli_status},
+                   lambda c: c.add_argument("--data", default=str(DEFAULT_DATA_DIR),
+                                            help="data folder (default: .state/registry)"),
+                   {"start": _start_arguments, "ensure": _port_argument}, RegistryServerError, argv)
 
 if __name__ == "__main__":
     sys.exit(main())

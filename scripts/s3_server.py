@@ -36,7 +36,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, stop_process
+from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 S3PROXY_LIB = Path(os.environ.get("DAYSTOSELL_S3PROXY_LIB") or ROOT / ".state" / "s3proxy" / "lib")
@@ -252,23 +252,16 @@ def _cli_status(args: argparse.Namespace) -> int:
     return 0 if running else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler in (("start", _cli_start), ("stop", _cli_stop), ("status", _cli_status)):
-        command = commands.add_parser(name)
-        command.add_argument("--data", default=str(DEFAULT_DATA_DIR), help="data folder (default: .state/s3)")
-        if name == "start":
-            command.add_argument("--port", type=int, default=DEFAULT_PORT)
-            command.add_argument("--bucket", action="append", default=[], help="create this bucket (repeatable)")
-        command.set_defaults(handler=handler)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except S3ServerError as error:
-        print(error, file=sys.stderr)
-        return 1
+def _start_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--port", type=int, default=DEFAULT_PORT)
+    command.add_argument("--bucket", action="append", default=[], help="create this bucket (repeatable)")
 
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(__doc__, {"start": _cli_start, "stop": _cli_stop, "status": _cli_status},
+                   lambda c: c.add_argument("--data", default=str(DEFAULT_DATA_DIR),
+                                            help="data folder (default: .state/s3)"),
+                   {"start": _start_arguments}, S3ServerError, argv)
 
 if __name__ == "__main__":
     sys.exit(main())

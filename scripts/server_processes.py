@@ -3,15 +3,18 @@ process group, the end of its log; free ports come from the service's launcher."
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
+import sys
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from daystosell_service.launcher import free_port
 
-__all__ = ["alive", "command_line", "free_port", "log_tail", "stop_process"]
+__all__ = ["alive", "command_line", "free_port", "log_tail", "run_cli", "stop_process"]
 
 
 def alive(pid: int) -> bool:
@@ -54,3 +57,28 @@ def log_tail(log_path: Path, lines: int = 30) -> str:
         return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+Handler = Callable[[argparse.Namespace], int]
+AddArguments = Callable[[argparse.ArgumentParser], object]
+
+
+def run_cli(doc: str | None, handlers: Mapping[str, Handler], common: AddArguments,
+            extra: Mapping[str, AddArguments], error: type[Exception], argv: list[str] | None = None) -> int:
+    """The command line every server script has: one subcommand per handler (``start``, ``stop``, ...), each
+    with the ``common`` arguments (its data folder) and its own ``extra`` ones; the script's own error type
+    is printed as a message, not a traceback, with exit status 1."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, handler in handlers.items():
+        command = commands.add_parser(name)
+        common(command)
+        if name in extra:
+            extra[name](command)
+        command.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except error as failure:
+        print(failure, file=sys.stderr)
+        return 1

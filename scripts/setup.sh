@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything daystosell needs on a fresh Debian machine, and nothing twice:
-# Debian packages, the Python environment, the runtime's C kernels, MLeap's JVM runtime, Spark's S3A
-# connector and the S3Proxy server from Maven Central, the load generator vegeta from the Go module proxy,
-# and the container base image. Each step records a stamp of its inputs and is skipped when they are
-# unchanged.
+# Debian packages (the JDK and Maven, buildah/podman/skopeo, docker-registry, nginx, PostgreSQL, Chromium), the
+# Python environment, the runtime's C kernels, MLeap's JVM runtime, Spark's S3A connector and the S3Proxy server
+# from Maven Central, vegeta and kustomize from the Go module proxy, and the container base image. Each step
+# records a stamp of its inputs and is skipped when they are unchanged.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -18,7 +18,8 @@ digest() { cat "$@" | sha256sum | cut -c1-16; }
 
 APT_PACKAGES=(
   openjdk-17-jdk-headless maven curl ca-certificates gcc libc6-dev
-  buildah podman skopeo runc docker-registry debootstrap uidmap nginx-light apache2-utils
+  buildah podman skopeo runc docker-registry debootstrap uidmap nginx-light apache2-utils postgresql
+  chromium
 )
 
 install_debian_packages() {

@@ -35,7 +35,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, stop_process
+from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = ROOT / ".state" / "spark-connect"
@@ -244,27 +244,19 @@ def _cli_status(args: argparse.Namespace) -> int:
     return 0 if running else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
-    for name, handler in (("start", _cli_start), ("stop", _cli_stop), ("status", _cli_status)):
-        command = commands.add_parser(name)
-        command.add_argument("--state", default=str(DEFAULT_STATE_DIR),
-                             help="folder for the state file and log (default: .state/spark-connect)")
-        if name == "start":
-            command.add_argument("--port", type=int, default=DEFAULT_PORT)
-            command.add_argument("--master", default="local[2]")
-            command.add_argument("--driver-memory", default="2g")
-            command.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
-                                 help="a Spark setting for the server (repeatable)")
-        command.set_defaults(handler=handler)
-    args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args))
-    except ConnectServerError as error:
-        print(error, file=sys.stderr)
-        return 1
+def _start_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--port", type=int, default=DEFAULT_PORT)
+    command.add_argument("--master", default="local[2]")
+    command.add_argument("--driver-memory", default="2g")
+    command.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                         help="a Spark setting for the server (repeatable)")
 
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(__doc__, {"start": _cli_start, "stop": _cli_stop, "status": _cli_status},
+                   lambda c: c.add_argument("--state", default=str(DEFAULT_STATE_DIR),
+                                            help="folder for the state file and log (default: .state/spark-connect)"),
+                   {"start": _start_arguments}, ConnectServerError, argv)
 
 if __name__ == "__main__":
     sys.exit(main())

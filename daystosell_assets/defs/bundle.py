@@ -19,6 +19,7 @@ from dagster_pyspark import PySparkResource
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 
+from daystosell_assets.defs.owners import ML
 from daystosell_assets.lake.layout import LakeLayout
 from daystosell_assets.ml.pipeline import PREDICTION
 from daystosell_assets.mleap.golden import edge_cases, sample_inputs, spark_golden_rows
@@ -51,7 +52,7 @@ def file_digest(path: Path) -> str:
     return f"sha256:{h.hexdigest()}"
 
 
-@asset(group_name="model", kinds={"mleap"},
+@asset(group_name="model", kinds={"mleap"}, owners=ML, code_version="2",
        description="The fitted pipeline as an MLeap bundle (zip), with golden rows: inputs and Spark's "
                    "prediction for each, checked against the Python and MLeap runtimes.")
 def mleap_bundle(context: AssetExecutionContext, config: BundleConfig, fitted_model: PipelineModel,

@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from daystosell_assets import schemas
+from daystosell_assets.defs.owners import DATA_PLATFORM
 from daystosell_assets.ml.pipeline import LABEL
 from daystosell_assets.profiling import column_summary, histogram
 from daystosell_assets.quality.checks import row_count_check, schema_check
@@ -30,7 +31,7 @@ def advert_inputs(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame
     )
 
 
-@asset(group_name="features", kinds={"spark", "parquet"},
+@asset(group_name="features", kinds={"spark", "parquet"}, owners=DATA_PLATFORM, code_version="2",
        description="One row per sold advert: the model's raw inputs and the label `days_to_sell`.")
 def training_set(adverts: DataFrame, taxonomy: DataFrame, valuations: DataFrame,
                  geography: DataFrame) -> Output[DataFrame]:

@@ -26,6 +26,7 @@ from pyspark.ml.stat import Summarizer
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from daystosell_assets.defs.owners import ML
 from daystosell_assets.ml.candidates import CANDIDATES, ForestSettings, GbtSettings, pick
 from daystosell_assets.ml.champion import champion_predictions, find_champion
 from daystosell_assets.ml.evaluation import (
@@ -80,7 +81,7 @@ def _importances(regressor: Any, train_features: DataFrame) -> list[float]:
     return [float(w / total) if total > 0 else 0.0 for w in weights]
 
 
-@asset(group_name="model", kinds={"spark"},
+@asset(group_name="model", kinds={"spark"}, owners=ML, code_version="3",
        description="A Spark ML PipelineModel: feature stages, then the estimator that did best on the newest "
                    "listings among linear, log-linear, random forest and GBT, tuned by time-blocked "
                    "cross-validation.")

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from daystosell_assets.defs.features import advert_inputs
+from daystosell_assets.defs.owners import ML_PLATFORM
 from daystosell_assets.ml.pipeline import PREDICTION
 from daystosell_assets.profiling import histogram
 from daystosell_assets.resources import LakeResource
@@ -39,7 +40,8 @@ def _scorer(bundle: Any) -> Any:
     return score
 
 
-@asset(group_name="serving", kinds={"spark", "mleap"}, deps=[AssetKey("mleap_bundle")],
+@asset(group_name="serving", kinds={"spark", "mleap"}, deps=[AssetKey("mleap_bundle")], owners=ML_PLATFORM,
+       code_version="1",
        description="Every unsold advert with its predicted days to sell from the newest bundle, scored by the "
                    "service's Python runtime: the search-index feed, with the model version on each row.")
 def live_advert_predictions(context: AssetExecutionContext, adverts: DataFrame, taxonomy: DataFrame,

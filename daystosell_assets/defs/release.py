@@ -33,7 +33,6 @@ from dagster import (
     Config,
     ConfigurableResource,
     DagsterInstance,
-    DefaultSensorStatus,
     EventLogEntry,
     Failure,
     MetadataValue,
@@ -47,6 +46,8 @@ from dagster import (
     define_asset_job,
 )
 
+from daystosell_assets.defs.automation import SENSOR_STATUS
+from daystosell_assets.defs.owners import ML_PLATFORM
 from daystosell_assets.release import (
     ContainerStartError,
     GoldenTestError,
@@ -222,7 +223,8 @@ def _short(instruction: str, width: int = 100) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-@asset(group_name=SERVING, kinds={"docker"}, deps=[BUNDLE], io_manager_key=RELEASE_IO_MANAGER,
+@asset(group_name=SERVING, kinds={"docker"}, deps=[BUNDLE], io_manager_key=RELEASE_IO_MANAGER, owners=ML_PLATFORM,
+       code_version="1",
        description="The scoring-service image with the bundle and its golden rows as its last layer, built with "
                    "buildah; the golden-test check runs it before anything is published.")
 def service_image(context: AssetExecutionContext, config: ReleaseConfig, image_builder: ImageBuilderResource,
@@ -278,7 +280,7 @@ def golden_test(context: AssetCheckExecutionContext, service_image: Candidate,
     return _verification_result(verification, f"image {service_image.image}", time.monotonic() - started)
 
 
-@asset(group_name=SERVING, kinds={"docker"}, io_manager_key=RELEASE_IO_MANAGER,
+@asset(group_name=SERVING, kinds={"docker"}, io_manager_key=RELEASE_IO_MANAGER, owners=ML_PLATFORM, code_version="1",
        retry_policy=RetryPolicy(max_retries=2, delay=2, backoff=Backoff.EXPONENTIAL),
        description="The tested image pushed to the registry, pinned by the digest the registry reports.")
 def published_image(context: AssetExecutionContext, service_image: Candidate,
@@ -347,6 +349,7 @@ def smoke_test(context: AssetCheckExecutionContext, rolled: Rolled, lake: LakeRe
 
 
 @asset(group_name=SERVING, kinds={"kubernetes"}, io_manager_key=RELEASE_IO_MANAGER, output_required=False,
+       owners=ML_PLATFORM, code_version="1",
        description="Pre-production running the published image (the kustomize overlay deploy/k8s/overlays/preprod).")
 def preprod_deployment(context: AssetExecutionContext, published_image: Published, rollout: RolloutResource,
                        registry: RegistryResource) -> Iterator[Output[Rolled]]:
@@ -361,6 +364,7 @@ def preprod_smoke_test(context: AssetCheckExecutionContext, preprod_deployment: 
 
 
 @asset(group_name=SERVING, kinds={"kubernetes"}, io_manager_key=RELEASE_IO_MANAGER, output_required=False,
+       owners=ML_PLATFORM, code_version="1",
        description="Production running the image pre-production passed with (deploy/k8s/overlays/prod).")
 def prod_deployment(context: AssetExecutionContext, preprod_deployment: Rolled, rollout: RolloutResource,
                     registry: RegistryResource) -> Iterator[Output[Rolled]]:
@@ -383,7 +387,7 @@ release = define_asset_job(
                 "to pre-production and then production: every check blocking.")
 
 
-@asset_sensor(asset_key=BUNDLE, job=release, minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
+@asset_sensor(asset_key=BUNDLE, job=release, minimum_interval_seconds=30, default_status=SENSOR_STATUS,
               description="One release run per new bundle, keyed on the bundle's content digest.")
 def mleap_bundle_sensor(context: SensorEvaluationContext, asset_event: EventLogEntry) -> RunRequest:
     materialization = asset_event.asset_materialization

@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from daystosell_assets import schemas
+from daystosell_assets.defs.owners import DATA_PLATFORM
 from daystosell_assets.profiling import bar_chart, column_summary, histogram, top_values
 from daystosell_assets.quality.checks import findings_metadata, row_count_check, schema_check
 from daystosell_assets.quality.diagnose import orphans
@@ -76,13 +77,13 @@ def _postcode_area(df: DataFrame) -> DataFrame:
     return df.withColumn("postcode_area", F.regexp_extract("postcode_district", r"^([A-Z]{1,2})", 1))
 
 
-@asset(group_name=GROUP, kinds={"spark", "parquet"},
+@asset(group_name=GROUP, kinds={"spark", "parquet"}, owners=DATA_PLATFORM, code_version="1",
        description="Adverts as listed: vehicle, price, where the seller is, when it listed and (if it has) sold.")
 def adverts(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame]:
     return curate(pyspark, lake, "adverts", schemas.Adverts, derive=_postcode_area, plots=_advert_plots)
 
 
-@asset(group_name=GROUP, kinds={"spark", "parquet"},
+@asset(group_name=GROUP, kinds={"spark", "parquet"}, owners=DATA_PLATFORM, code_version="1",
        description="Make / model / fuel derivatives with body type, new price and demand score.")
 def taxonomy(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame]:
     return curate(pyspark, lake, "taxonomy", schemas.Taxonomy, plots=lambda df: {
@@ -90,7 +91,7 @@ def taxonomy(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame]:
         if _has(df, "make") else {})
 
 
-@asset(group_name=GROUP, kinds={"spark", "parquet"},
+@asset(group_name=GROUP, kinds={"spark", "parquet"}, owners=DATA_PLATFORM, code_version="1",
        description="The trade valuation of each vehicle when it was listed.")
 def valuations(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame]:
     return curate(pyspark, lake, "valuations", schemas.Valuations, plots=lambda df: {
@@ -98,7 +99,7 @@ def valuations(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame
         if _has(df, "valuation") else {})
 
 
-@asset(group_name=GROUP, kinds={"spark", "parquet"},
+@asset(group_name=GROUP, kinds={"spark", "parquet"}, owners=DATA_PLATFORM, code_version="1",
        description="UK postcode areas with their region and centroid.")
 def geography(pyspark: PySparkResource, lake: LakeResource) -> Output[DataFrame]:
     return curate(pyspark, lake, "geography", schemas.Geography, plots=lambda df: {

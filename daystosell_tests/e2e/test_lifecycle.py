@@ -123,3 +123,13 @@ def test_the_bundle_sensor_takes_sparks_bundle_to_production(graph_run: GraphRun
         assert chain.serving("prod") == version
         published = result.asset_value("published_image")
         assert chain.registry_digest(version) == published.release.image.rsplit("@", 1)[1]
+
+
+def test_every_lake_asset_links_to_its_files_in_the_lake(graph_run: GraphRun) -> None:
+    for asset in ("adverts", "taxonomy", "valuations", "geography", "training_set", "fitted_model",
+                  "live_advert_predictions"):
+        [materialization] = graph_run.result.asset_materializations_for_node(asset)
+        path = Path(str(materialization.metadata["path"].value))
+        assert path.is_relative_to(graph_run.lake_root) and any(path.iterdir()), asset
+    assert graph_run.bundle_dir.is_relative_to(graph_run.lake_root)
+    assert (graph_run.bundle_dir / "bundle.zip").is_file()
