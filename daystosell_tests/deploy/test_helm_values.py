@@ -398,7 +398,6 @@ def test_the_k8s_run_launcher_accepts_our_launcher_section(launcher: dict[str, A
     assert not validate_config(K8sRunLauncher.config_type(), typo).success
 
 
-@pytest.mark.skipif(not INSTANCE_YAML.is_file(), reason=f"{INSTANCE_YAML} does not exist (yet)")
 def test_the_k8s_run_launcher_accepts_the_instances_run_launcher() -> None:
     from dagster._config import validate_config
     from dagster_k8s import K8sRunLauncher
