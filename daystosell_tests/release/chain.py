@@ -138,6 +138,8 @@ def open_chain(tmp: Path, base_image: str, tools: ContainerTools) -> Iterator[Ch
         try:
             yield chain
         finally:
+            # A test may have restarted the registry: stop the one running now, not only the first.
+            registry_script.stop_registry(chain.registry)
             chain.rollout.teardown()
             built = [f"{repository}:{version}" for version in set(chain.versions)]
             # What the rollout pulled from this registry, by digest: no tag to remove them by.
