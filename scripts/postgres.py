@@ -44,7 +44,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, run_cli
+from server_processes import alive, command_line, free_port, run_cli, spawn_until_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = ROOT / ".state" / "postgres"
@@ -250,7 +250,7 @@ def start_postgres(data_dir: Path, port: int | None = None, *, user: str = DEFAU
                    timeout: float = 60.0) -> tuple[Postgres, subprocess.Popen[bytes]]:
     """Starts PostgreSQL over ``data_dir`` (creating the cluster and the database unless they exist) in its
     own process group and returns once it accepts connections."""
-    server_bin = bin_dir()
+    bin_dir()  # before any folder is made: fails naming the Debian package to install
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     cluster, socket_dir = data_dir / "cluster", data_dir / "socket"
@@ -265,19 +265,9 @@ def start_postgres(data_dir: Path, port: int | None = None, *, user: str = DEFAU
     log_path.touch()
     _hand_over(data_dir)
     port = port or free_port()
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(_server_command(data_dir, port), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while not is_ready(port):
-        if process.poll() is not None:
-            raise PostgresServerError(f"{server_bin / 'postgres'} exited with {process.returncode} before "
-                                      f"accepting connections; {log_path}:\n{log_tail(log_path)}")
-        if time.monotonic() > deadline:
-            _stop_cluster(cluster)
-            raise PostgresServerError(f"PostgreSQL did not accept connections on {HOST}:{port} within "
-                                      f"{timeout:.0f} s; {log_path}:\n{log_tail(log_path)}")
-        time.sleep(0.1)
+    process = spawn_until_ready(_server_command(data_dir, port), log_path, lambda: is_ready(port), name="PostgreSQL",
+                                where=f"{HOST}:{port}", error=PostgresServerError, timeout=timeout,
+                                on_timeout=lambda _pid: _stop_cluster(cluster))
     pid = _postmaster_pid(cluster)
     if pid is None:
         raise PostgresServerError(f"PostgreSQL answers on {HOST}:{port} but {cluster}/postmaster.pid is unreadable")

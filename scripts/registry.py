@@ -28,7 +28,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
+from server_processes import alive, command_line, free_port, run_cli, spawn_until_ready, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA_DIR = ROOT / ".state" / "registry"
@@ -118,21 +117,11 @@ def start_registry(data_dir: Path, port: int | None = None, *, username: str | N
     port = port or free_port()
     config = write_config(data_dir, port, username, password)
     log_path = data_dir / LOG_FILE
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen([binary, "serve", str(config)], stdin=subprocess.DEVNULL, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-    registry = Registry(address=f"127.0.0.1:{port}", pid=process.pid, data_dir=data_dir, log_path=log_path,
-                        username=username)
-    deadline = time.monotonic() + timeout
-    while not answers(registry.address, timeout=0.5):
-        if process.poll() is not None:
-            raise RegistryServerError(f"docker-registry exited with {process.returncode} before answering; "
-                                      f"{log_path}:\n{log_tail(log_path)}")
-        if time.monotonic() > deadline:
-            stop_process(process.pid)
-            raise RegistryServerError(f"docker-registry did not answer on {registry.url} within {timeout:.0f} s; "
-                                      f"{log_path}:\n{log_tail(log_path)}")
-        time.sleep(0.1)
+    address = f"127.0.0.1:{port}"
+    process = spawn_until_ready([binary, "serve", str(config)], log_path, lambda: answers(address, timeout=0.5),
+                                name="docker-registry", where=f"http://{address}", error=RegistryServerError,
+                                timeout=timeout)
+    registry = Registry(address=address, pid=process.pid, data_dir=data_dir, log_path=log_path, username=username)
     state = {"address": registry.address, "pid": registry.pid, "data_dir": str(data_dir),
              "log_path": str(log_path), "username": username}
     (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")

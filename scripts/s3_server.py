@@ -36,7 +36,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
+from server_processes import alive, command_line, free_port, run_cli, spawn_until_ready, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 S3PROXY_LIB = Path(os.environ.get("DAYSTOSELL_S3PROXY_LIB") or ROOT / ".state" / "s3proxy" / "lib")
@@ -155,21 +155,11 @@ def start_server(data_dir: Path, port: int | None = None, timeout: float = 60.0,
         f"-Dlogback.configurationFile={data_dir / 'logback.xml'}",
         "-cp", f"{lib_dir}/*", MAIN_CLASS, "--properties", str(properties),
     ]
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    server = S3Server(endpoint_url=f"http://127.0.0.1:{port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY,
+    endpoint_url = f"http://127.0.0.1:{port}"
+    process = spawn_until_ready(command, log_path, lambda: _answers(endpoint_url, timeout=0.5), name="S3Proxy",
+                                where=endpoint_url, error=S3ServerError, timeout=timeout)
+    server = S3Server(endpoint_url=endpoint_url, access_key=ACCESS_KEY, secret_key=SECRET_KEY,
                       region=REGION, pid=process.pid, data_dir=data_dir, log_path=log_path)
-    deadline = time.monotonic() + timeout
-    while not _answers(server.endpoint_url, timeout=0.5):
-        if process.poll() is not None:
-            raise S3ServerError(f"S3Proxy exited with {process.returncode} before answering; "
-                                f"{log_path}:\n{log_tail(log_path)}")
-        if time.monotonic() > deadline:
-            stop_process(process.pid)
-            raise S3ServerError(f"S3Proxy did not answer on {server.endpoint_url} within {timeout:.0f} s; "
-                                f"{log_path}:\n{log_tail(log_path)}")
-        time.sleep(0.1)
     state = {**asdict(server), "data_dir": str(data_dir), "log_path": str(log_path)}
     (data_dir / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
     return server, process

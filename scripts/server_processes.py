@@ -7,14 +7,15 @@ import argparse
 import contextlib
 import os
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from daystosell_service.launcher import free_port
 
-__all__ = ["alive", "command_line", "free_port", "log_tail", "run_cli", "stop_process"]
+__all__ = ["alive", "command_line", "free_port", "log_tail", "run_cli", "spawn_until_ready", "stop_process"]
 
 
 def alive(pid: int) -> bool:
@@ -82,3 +83,25 @@ def run_cli(doc: str | None, handlers: Mapping[str, Handler], common: AddArgumen
     except error as failure:
         print(failure, file=sys.stderr)
         return 1
+
+
+def spawn_until_ready(command: Sequence[str], log_path: Path, ready: Callable[[], bool], *, name: str, where: str,
+                      error: type[Exception], timeout: float, on_timeout: Callable[[int], None] = stop_process,
+                      poll: float = 0.1, env: Mapping[str, str] | None = None,
+                      cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Starts ``command`` in its own process group with its output appended to ``log_path`` and returns once
+    ``ready()``; raises ``error`` with the log's end if it exits first, or after ``on_timeout(pid)`` (stopping
+    it) if ``timeout`` seconds pass."""
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                   env=None if env is None else dict(env), cwd=cwd, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise error(f"{name} exited with {process.returncode} before answering on {where}; "
+                        f"{log_path}:\n{log_tail(log_path)}")
+        if time.monotonic() > deadline:
+            on_timeout(process.pid)
+            raise error(f"{name} did not answer on {where} within {timeout:.0f} s; {log_path}:\n{log_tail(log_path)}")
+        time.sleep(poll)
+    return process

@@ -35,7 +35,7 @@ from pathlib import Path
 
 # Run as a script or loaded by path: either way its own folder holds server_processes.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from server_processes import alive, command_line, free_port, log_tail, run_cli, stop_process
+from server_processes import alive, command_line, free_port, run_cli, spawn_until_ready, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_STATE_DIR = ROOT / ".state" / "spark-connect"
@@ -152,22 +152,13 @@ def start_server(port: int | None = None, *, master: str = "local[2]", driver_me
         "SPARK_CONNECT_MODE": "0",
     }
     env.pop("SPARK_REMOTE", None)
-    with open(log_path, "ab") as log:
-        process = subprocess.Popen(server_command(port, master, driver_memory, conf), stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env, cwd=state_dir,
-                                   start_new_session=True)
+    process = spawn_until_ready(server_command(port, master, driver_memory, conf), log_path,
+                                lambda: _ready(log_path, port), name="the Spark Connect server",
+                                where=f"port {port}", error=ConnectServerError, timeout=timeout,
+                                on_timeout=lambda pid: stop_process(pid, timeout=STOP_TIMEOUT_S), poll=0.2,
+                                env=env, cwd=state_dir)
     server = ConnectServer(remote=f"sc://127.0.0.1:{port}", port=port, pid=process.pid, master=master,
                            log_path=log_path, state_dir=state_dir)
-    deadline = time.monotonic() + timeout
-    while not _ready(log_path, port):
-        if process.poll() is not None:
-            raise ConnectServerError(f"the Spark Connect server exited with {process.returncode} before serving; "
-                                     f"{log_path}:\n{log_tail(log_path)}")
-        if time.monotonic() > deadline:
-            stop_process(process.pid, timeout=STOP_TIMEOUT_S)
-            raise ConnectServerError(f"the Spark Connect server did not serve on port {port} within {timeout:.0f} s; "
-                                     f"{log_path}:\n{log_tail(log_path)}")
-        time.sleep(0.2)
     (state_dir / STATE_FILE).write_text(json.dumps(_state(server), indent=2) + "\n")
     return server, process
 
