@@ -56,7 +56,9 @@ from daystosell_assets.release import (
     prepare_build_context,
     run_container,
 )
-from daystosell_assets.release.images import default_base_image, image_layers
+from daystosell_assets.release.images import default_base_image, layer_table
+from daystosell_assets.release.kubectl import KubectlRollout
+from daystosell_assets.release.local_rollout import DEFAULT_STABLE_PORTS, DEFAULT_STATE, LocalRollout
 from daystosell_assets.release.manifests import render_manifests, validate_manifests
 from daystosell_assets.release.registry import LOCAL_REGISTRY, RegistryTarget, credentials, is_loopback, publish
 from daystosell_assets.release.rollout import Deployment, Release, Rollout, Superseded
@@ -110,13 +112,11 @@ class RolloutResource(ConfigurableResource):
 class LocalRolloutResource(RolloutResource):
     """Environments as podman containers on loopback behind nginx on stable ports (no cluster here)."""
 
-    state_dir: str = str(PROJECT_ROOT / ".state" / "deploy")
-    preprod_port: int = 18080
-    prod_port: int = 18081
+    state_dir: str = str(DEFAULT_STATE)
+    preprod_port: int = DEFAULT_STABLE_PORTS["preprod"]
+    prod_port: int = DEFAULT_STABLE_PORTS["prod"]
 
     def rollout(self, tools: ContainerTools, registry: RegistryTarget) -> Rollout:
-        from daystosell_assets.release.local_rollout import LocalRollout
-
         return LocalRollout(Path(self.state_dir), {"preprod": self.preprod_port, "prod": self.prod_port},
                             tools=tools, tls_verify=registry.tls_verify)
 
@@ -131,8 +131,6 @@ class KubernetesRolloutResource(RolloutResource):
 
     def rollout(self, tools: ContainerTools, registry: RegistryTarget) -> Rollout:
         # The cluster pulls the image itself, with the namespace's imagePullSecrets.
-        from daystosell_assets.release.kubectl import KubectlRollout
-
         return KubectlRollout(kubectl=self.kubectl, kubeconfig=self.kubeconfig, context=self.context,
                               rollout_timeout=float(self.rollout_timeout_seconds))
 
@@ -206,21 +204,6 @@ def find_bundle(instance: DagsterInstance, model_version: str = "") -> BundleRef
 def read_bundle_golden(lake: LakeResource, bundle: BundleRef) -> list[GoldenRow]:
     with tempfile.TemporaryDirectory(prefix="daystosell-golden-") as tmp:
         return read_golden(lake.fetch(bundle.bundle_dir, Path(tmp)) / GOLDEN_FILE)
-
-
-def layer_table(image: str) -> str:
-    layers = image_layers(image)
-    rows = [f"| {i} | {layer.size_bytes / 1e6:,.1f} MB | `{_short(layer.created_by)}` |"
-            for i, layer in enumerate(layers)]
-    return "\n".join(["| layer | compressed size | made by |", "| --- | --- | --- |", *rows])
-
-
-def _short(instruction: str, width: int = 100) -> str:
-    """``COPY dir:<64 hex> in /models/current/`` -> ``COPY dir in /models/current/``: the destination says
-    what the layer is, the content hash is noise."""
-    words = [w.split(":", 1)[0] if w.startswith(("dir:", "file:")) else w for w in instruction.split()]
-    text = " ".join(words)
-    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 @asset(group_name=SERVING, kinds={"docker"}, deps=[BUNDLE], io_manager_key=RELEASE_IO_MANAGER, owners=ML_PLATFORM,

@@ -168,13 +168,27 @@ def _manifest_and_config(image: str, tools: ContainerTools) -> tuple[dict[str, A
 
 
 def _instruction(created_by: str) -> str:
-    """As written in the Containerfile: ``/bin/sh -c #(nop) COPY dir:<sha> in /app/`` -> ``COPY dir:<sha>
-    in /app/``, ``/bin/sh -c python3 -m venv ...`` -> ``RUN python3 -m venv ...``."""
+    """As written in the Containerfile: ``/bin/sh -c #(nop) COPY dir:<sha> in /app/`` -> ``COPY dir in
+    /app/`` (the destination says what the layer is, the content hash is noise), ``/bin/sh -c python3 -m
+    venv ...`` -> ``RUN python3 -m venv ...``."""
     if created_by.startswith("/bin/sh -c #(nop) "):
-        return created_by.removeprefix("/bin/sh -c #(nop) ").strip()
-    if created_by.startswith("/bin/sh -c "):
-        return "RUN " + created_by.removeprefix("/bin/sh -c ").strip()
-    return created_by.strip()
+        text = created_by.removeprefix("/bin/sh -c #(nop) ").strip()
+    elif created_by.startswith("/bin/sh -c "):
+        text = "RUN " + created_by.removeprefix("/bin/sh -c ").strip()
+    else:
+        text = created_by.strip()
+    return " ".join(w.split(":", 1)[0] if w.startswith(("dir:", "file:")) else w for w in text.split())
+
+
+def layer_table(image: str, tools: ContainerTools | None = None, width: int = 100) -> str:
+    """The layers as a Markdown table, for an asset's metadata."""
+    rows = [f"| {i} | {layer.size_bytes / 1e6:,.1f} MB | `{_clip(layer.created_by, width)}` |"
+            for i, layer in enumerate(image_layers(image, tools))]
+    return "\n".join(["| layer | compressed size | made by |", "| --- | --- | --- |", *rows])
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "…"
 
 
 def last_layer_paths(image: str, tools: ContainerTools | None = None) -> list[str]:
