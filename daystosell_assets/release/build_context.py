@@ -74,24 +74,31 @@ def prepare_build_context(bundle_dir: Path, dest: Path, *, repo_root: Path = REP
         "# Generated from pyproject.toml [project].dependencies by daystosell_assets.release\n"
         + "".join(f"{dep}\n" for dep in service_requirements(repo_root / "pyproject.toml"))
     )
-    shutil.copytree(service, dest / "daystosell_service",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.so", "*.partial"))
-    # The runtime's C kernels, built here for the image: it carries the library, not a compiler.
-    try:
-        mleap = dest / "daystosell_service" / "mleap"
-        build_kernels(mleap / KERNELS.name, source=mleap / "kernels.c")
-    except BuildError as e:
-        raise BuildContextError(f"cannot build the runtime's kernels for the image: {e}") from e
+    copy_service(service, dest / "daystosell_service")
     model = dest / "model"
     model.mkdir()
     for name in (*BUNDLE_FILES, *OPTIONAL_BUNDLE_FILES):
         if (bundle_dir / name).is_file():
             shutil.copyfile(bundle_dir / name, model / name)
-    _normalise(dest)
+    normalise(dest)
     return dest
 
 
-def _normalise(root: Path) -> None:
+# Caches, compiled files, hidden files and this machine's build of the kernels stay out of an image.
+SOURCE_ONLY = shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.so", "*.partial")
+
+
+def copy_service(service: Path, dest: Path) -> None:
+    """``daystosell_service`` into a build context, with the runtime's C kernels built there for the image:
+    it carries the library, not a compiler."""
+    shutil.copytree(service, dest, ignore=SOURCE_ONLY)
+    try:
+        build_kernels(dest / "mleap" / KERNELS.name, source=dest / "mleap" / "kernels.c")
+    except BuildError as e:
+        raise BuildContextError(f"cannot build the runtime's kernels for the image: {e}") from e
+
+
+def normalise(root: Path) -> None:
     """World-readable, root-owned-looking files with a fixed mtime: the image runs as a non-root
     user that must read them, and the caches must not depend on when the context was made."""
     for path in [root, *root.rglob("*")]:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from daystosell_assets.release.build_context import REPO_ROOT
 from daystosell_assets.release.errors import (
@@ -31,6 +31,16 @@ def default_base_image() -> str:
     return os.environ.get("DAYSTOSELL_BASE_IMAGE", LOCAL_BASE_IMAGE)
 
 
+def now_rfc3339() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class LabelSet(Protocol):
+    """What ``build_image`` stamps on an image: OCI labels, given the base it was built on."""
+
+    def as_labels(self, base_image: str) -> dict[str, str]: ...
+
+
 @dataclass(frozen=True)
 class ImageLabels:
     """Per-build facts stamped on the image as OCI labels (``buildah bud --label``; see the
@@ -39,7 +49,7 @@ class ImageLabels:
     model_version: str
     bundle_digest: str
     source_commit: str
-    created: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    created: str = field(default_factory=now_rfc3339)
 
     def as_labels(self, base_image: str) -> dict[str, str]:
         return {
@@ -84,7 +94,7 @@ def ensure_base_image(tools: ContainerTools | None = None, *, repo_root: Path = 
     return image
 
 
-def build_image(context_dir: Path, tag: str, base_image: str, labels: ImageLabels, *,
+def build_image(context_dir: Path, tag: str, base_image: str, labels: LabelSet, *,
                 tools: ContainerTools | None = None, logger: LineLog = log, no_cache: bool = False) -> BuiltImage:
     """``buildah bud --layers`` so the venv and dependency layers are reused across builds and a new
     model only adds its last layer (``no_cache`` rebuilds every layer, e.g. to pick up a fixed

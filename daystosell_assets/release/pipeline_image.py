@@ -23,16 +23,19 @@ from __future__ import annotations
 import logging
 import shutil
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from daystosell_assets.release.build_context import REPO_ROOT, _normalise, service_requirements
+from daystosell_assets.release.build_context import (
+    REPO_ROOT,
+    SOURCE_ONLY,
+    copy_service,
+    normalise,
+    service_requirements,
+)
 from daystosell_assets.release.errors import BuildContextError
-from daystosell_assets.release.images import BuiltImage, ImageLabels, build_image, default_base_image
+from daystosell_assets.release.images import BuiltImage, build_image, default_base_image, now_rfc3339
 from daystosell_assets.release.tools import ContainerTools, LineLog
-from daystosell_service.mleap.build_kernels import BuildError
-from daystosell_service.mleap.build_kernels import build as build_kernels
-from daystosell_service.mleap.kernels import LIBRARY as KERNELS
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +47,7 @@ PIPELINE_IMAGE_REPOSITORY = "daystosell/pipeline"
 IMAGE_MLEAP_JVM_DIR = "/opt/daystosell/jvm"
 IMAGE_S3A_JARS_DIR = "/opt/daystosell/s3a/lib"
 _APP_FILES = ("pyproject.toml", "workspace.yaml")
-_APP_DIRS = ("daystosell_assets", "daystosell_service", "deploy/dagster")
-_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".*", "*.so", "*.partial")
+_APP_DIRS = ("daystosell_assets", "deploy/dagster")  # and daystosell_service, by copy_service
 
 
 def pipeline_image_tag(source_commit: str, registry: str = "localhost") -> str:
@@ -84,7 +86,7 @@ def prepare_pipeline_context(dest: Path, *, repo_root: Path = REPO_ROOT, state_d
     _copy_app(repo_root, dest / "app")
     for target, source in jars.items():
         shutil.copytree(source, dest / target)
-    _normalise(dest)
+    normalise(dest)
     return dest
 
 
@@ -104,33 +106,27 @@ def _copy_app(repo_root: Path, app: Path) -> None:
     for name in _APP_FILES:
         shutil.copy2(repo_root / name, app / name)
     for name in _APP_DIRS:
-        shutil.copytree(repo_root / name, app / name, ignore=_IGNORE)
-    # The MLeap runtime's C kernels, built for the image as the service context does.
-    try:
-        mleap = app / "daystosell_service" / "mleap"
-        build_kernels(mleap / KERNELS.name, source=mleap / "kernels.c")
-    except BuildError as e:
-        raise BuildContextError(f"cannot build the runtime's kernels for the image: {e}") from e
+        shutil.copytree(repo_root / name, app / name, ignore=SOURCE_ONLY)
+    copy_service(repo_root / "daystosell_service", app / "daystosell_service")
 
 
 @dataclass(frozen=True)
-class PipelineImageLabels(ImageLabels):
-    """The OCI labels of the pipeline image. An ``ImageLabels`` so that ``build_image`` stamps them; the
-    image holds no model, so ``model_version`` is the project's version and ``bundle_digest`` is unused."""
+class PipelineLabels:
+    """The pipeline image's OCI labels: it holds no model, so no model version or bundle digest."""
+
+    source_commit: str
+    version: str = "0.1.0"
+    created: str = field(default_factory=now_rfc3339)
 
     def as_labels(self, base_image: str) -> dict[str, str]:
         return {
             "org.opencontainers.image.title": "daystosell-pipeline",
             "org.opencontainers.image.description": "Days-to-sell Dagster code location (Spark, MLeap JVM, S3A)",
-            "org.opencontainers.image.version": self.model_version,
+            "org.opencontainers.image.version": self.version,
             "org.opencontainers.image.revision": self.source_commit,
             "org.opencontainers.image.created": self.created,
             "org.opencontainers.image.base.name": base_image,
         }
-
-
-def pipeline_labels(source_commit: str, version: str = "0.1.0") -> PipelineImageLabels:
-    return PipelineImageLabels(model_version=version, bundle_digest="", source_commit=source_commit)
 
 
 def build_pipeline_image(context_dir: Path, tag: str, source_commit: str, *, base_image: str | None = None,
@@ -140,4 +136,4 @@ def build_pipeline_image(context_dir: Path, tag: str, source_commit: str, *, bas
     layers (pyspark alone is ~400 MB) stay cached until the base or requirements.txt change; the jars and
     the project come after them."""
     return build_image(context_dir, tag, base_image or default_base_image(),
-                       pipeline_labels(source_commit), tools=tools, logger=logger, no_cache=no_cache)
+                       PipelineLabels(source_commit), tools=tools, logger=logger, no_cache=no_cache)
